@@ -1,0 +1,313 @@
+/**
+ * Request attributes: turn an HTTP request to the Kubernetes API (method, path, query) into the
+ * attributes the API server's authorizer sees, by the rules of the apiserver's RequestInfoFactory
+ * (k8s.io/apiserver pkg/endpoints/request/requestinfo.go). The URL forms it accepts:
+ *
+ *   resource requests:
+ *     /api/{version}/{resource}
+ *     /api/{version}/{resource}/{name}
+ *     /api/{version}/{resource}/{name}/{subresource}
+ *     /api/{version}/namespaces/{namespace}/{resource}[/{name}[/{subresource}]]
+ *     /api/{version}/namespaces/{namespace}            (the namespace object; its namespace is itself)
+ *     /api/{version}/namespaces/{namespace}/status     (and /finalize: subresources of the namespace)
+ *     /api/{version}/watch/...  and  /api/{version}/proxy/...   (deprecated special-verb forms)
+ *     /apis/{group}/{version}/... the same forms, with an API group
+ *   non-resource requests: everything else (/version, /healthz, /openapi/v2, /api, /apis/{group}),
+ *     authorized by path with the lower-case method as the verb.
+ *
+ * The verb comes from the method: GET/HEAD → get, or list/watch when no name is given (watch
+ * when `watch` is true); POST → create; PUT → update; PATCH → patch; DELETE → delete, or
+ * deletecollection without a name. So a WebSocket exec (GET) is `get` on `pods/exec` and a SPDY
+ * exec (POST) is `create`. A list or watch whose `fieldSelector` requires `metadata.name=X` gets
+ * the name X, as RBAC `resourceNames` expects.
+ *
+ * One deliberate difference: where the API server would clean, redirect or silently reinterpret a
+ * path (`.` or `..` segments, empty segments, encoded slashes or backslashes in a segment, bad
+ * percent-encoding, control characters, overlong paths, an unparsable selector, unknown methods),
+ * this parser refuses with a `RequestPathError` (a 400 `Status`) instead of guessing: a guess
+ * could authorize one object and forward a request for another.
+ */
+
+/** The attributes of one request, in the authorizer's vocabulary. */
+export interface RequestAttributes {
+  /** True for /api and /apis resource paths; false for non-resource URLs. */
+  isResourceRequest: boolean;
+  /** The decoded URL path, as authorized for non-resource requests. */
+  path: string;
+  /** get, list, watch, create, update, patch, delete, deletecollection, proxy; for non-resource requests the lower-case method. */
+  verb: string;
+  /** API group; '' for the legacy core group. */
+  apiGroup: string;
+  apiVersion: string;
+  /** Plural resource name, e.g. `pods`. */
+  resource: string;
+  /** e.g. `exec`, `log`, `status`; '' when none. */
+  subresource: string;
+  /** '' for cluster scope. */
+  namespace: string;
+  /** '' when the request names no object. */
+  name: string;
+}
+
+/** Why a path was refused; `code` is stable, `message` is for the agent. */
+export interface RequestPathError {
+  code: 'path-dot-segment' | 'path-empty-segment' | 'path-encoded-separator' | 'path-bad-encoding' | 'path-control-character' | 'path-too-long' | 'path-not-absolute' | 'path-incomplete' | 'selector-invalid' | 'method-unsupported';
+  message: string;
+}
+
+/** The outcome of parsing: attributes, or a precise refusal. */
+export type ParseResult = { ok: true; attributes: RequestAttributes } | { ok: false; error: RequestPathError };
+
+/** Longer paths are refused: a Kubernetes resource path is at most a few hundred bytes. */
+export const MAX_PATH_LENGTH = 2048;
+
+const METHOD_VERBS: Record<string, string> = { GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+const NON_RESOURCE_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+function refuse(code: RequestPathError['code'], message: string): ParseResult {
+  return { ok: false, error: { code, message } };
+}
+
+/**
+ * Split a raw path into decoded segments, refusing every form the API server would reinterpret.
+ * Returns the segments or an error result.
+ */
+function splitSegments(rawPath: string): string[] | ParseResult {
+  if (rawPath.length > MAX_PATH_LENGTH) return refuse('path-too-long', `the request path is longer than ${MAX_PATH_LENGTH} bytes`);
+  if (rawPath.charCodeAt(0) !== 47 /* / */) return refuse('path-not-absolute', 'the request path must start with "/"');
+  const segments: string[] = [];
+  let start = 1;
+  const end = rawPath.length > 1 && rawPath.charCodeAt(rawPath.length - 1) === 47 ? rawPath.length - 1 : rawPath.length;
+  if (end <= 1) return segments;
+  for (let i = 1; i <= end; i++) {
+    if (i < end && rawPath.charCodeAt(i) !== 47) continue;
+    if (i === start) return refuse('path-empty-segment', `the request path "${rawPath}" has an empty segment`);
+    const raw = rawPath.slice(start, i);
+    const segment = raw.includes('%') ? decodeSegment(raw) : raw;
+    if (typeof segment !== 'string') return segment;
+    if (segment === '.' || segment === '..') return refuse('path-dot-segment', `the request path "${rawPath}" has a "${segment}" segment`);
+    for (let c = 0; c < segment.length; c++) {
+      const code = segment.charCodeAt(c);
+      if (code < 32 || code === 127) return refuse('path-control-character', 'the request path contains a control character');
+    }
+    segments.push(segment);
+    start = i + 1;
+  }
+  return segments;
+}
+
+function decodeSegment(raw: string): string | ParseResult {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    return refuse('path-bad-encoding', `the request path segment "${raw}" is not valid percent-encoding`);
+  }
+  if (decoded.includes('/') || decoded.includes('\\')) {
+    return refuse('path-encoded-separator', `the request path segment "${raw}" encodes a path separator`);
+  }
+  return decoded;
+}
+
+/**
+ * The API server's query-parameter conversion for booleans (runtime Convert_Slice_string_To_bool):
+ * only "0" and "false" (any case) are false; any other value, the empty string included, is true.
+ */
+function queryBool(value: string): boolean {
+  return !(value === '0' || value.toLowerCase() === 'false');
+}
+
+/**
+ * The value that a field selector requires for `field` with `=` or `==`, as
+ * fields.Selector.RequiresExactMatch does; undefined when it requires none. Throws on a selector
+ * that does not parse (the API server would answer 400 to the list itself).
+ */
+export function exactFieldMatch(selector: string, field: string): string | undefined {
+  let found: string | undefined;
+  for (const term of splitUnescaped(selector, ',')) {
+    if (term === '') continue;
+    const op = findOperator(term);
+    if (!op) throw new Error(`invalid field selector "${selector}": can't understand "${term}"`);
+    const key = term.slice(0, op.index);
+    const value = unescapeFieldValue(term.slice(op.index + op.operator.length));
+    // The first term that pins the field wins, as andTerm.RequiresExactMatch does.
+    if (found === undefined && key === field && op.operator !== '!=') found = value;
+  }
+  return found;
+}
+
+/** Split on `sep` where it is not escaped by a backslash (fields.ParseSelector's rule). */
+function splitUnescaped(text: string, sep: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i] as string;
+    if (ch === '\\' && i + 1 < text.length) {
+      current += ch + (text[i + 1] as string);
+      i++;
+    } else if (ch === sep) {
+      parts.push(current);
+      current = '';
+    } else {
+      current += ch;
+    }
+  }
+  parts.push(current);
+  return parts;
+}
+
+/** The first operator in a term, trying `!=`, `==`, `=` at each position (fields.splitTerm). */
+function findOperator(term: string): { index: number; operator: string } | undefined {
+  for (let i = 0; i < term.length; i++) {
+    if (term.startsWith('!=', i)) return { index: i, operator: '!=' };
+    if (term.startsWith('==', i)) return { index: i, operator: '==' };
+    if (term[i] === '=') return { index: i, operator: '=' };
+  }
+  return undefined;
+}
+
+/** fields.UnescapeValue: `\\`, `\,` and `\=` are escapes; any other backslash, or a bare `,` or `=`, is an error. */
+function unescapeFieldValue(value: string): string {
+  if (!value.includes('\\') && !value.includes('=') && !value.includes(',')) return value;
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i] as string;
+    if (ch === '\\') {
+      const next = value[i + 1];
+      if (next !== '\\' && next !== ',' && next !== '=') throw new Error(`invalid escape sequence in field selector value "${value}"`);
+      out += next;
+      i++;
+    } else if (ch === '=' || ch === ',') {
+      throw new Error(`invalid field selector value "${value}": unescaped "${ch}"`);
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+/** A name that path.IsValidPathSegmentName accepts: not `.` or `..`, no `/` or `%`. */
+function isValidPathSegmentName(name: string): boolean {
+  return name !== '.' && name !== '..' && !name.includes('/') && !name.includes('%');
+}
+
+/** The list options that decide list versus watch and the selected name. */
+interface ListQuery {
+  watch: boolean;
+  fieldName: string | undefined;
+}
+
+/** Go's url.QueryUnescape: `+` is a space, then percent-decoding. */
+function queryUnescape(text: string): string {
+  return decodeURIComponent(text.includes('+') ? text.replaceAll('+', ' ') : text);
+}
+
+/**
+ * Read `watch` and `fieldSelector` from a raw query string as the API server does: keys and values
+ * are percent-decoded and the first value of a repeated key wins. Pairs that Go's url.ParseQuery
+ * would drop (a `;` in them, bad percent-encoding) are refused instead of dropped: dropping one
+ * side's view of a parameter is how a list authorized here could become a watch upstream.
+ */
+function readListQuery(rawQuery: string): ListQuery | ParseResult {
+  let watch: boolean | undefined;
+  let fieldSelector: string | undefined;
+  if (rawQuery !== '') {
+    for (const pair of rawQuery.split('&')) {
+      if (pair === '') continue;
+      if (pair.includes(';')) return refuse('selector-invalid', 'the query contains a ";": separate parameters with "&"');
+      const eq = pair.indexOf('=');
+      let key: string;
+      let value: string;
+      try {
+        key = queryUnescape(eq === -1 ? pair : pair.slice(0, eq));
+        value = eq === -1 ? '' : queryUnescape(pair.slice(eq + 1));
+      } catch {
+        return refuse('selector-invalid', `the query parameter "${pair}" is not valid percent-encoding`);
+      }
+      if (key === 'watch' && watch === undefined) watch = queryBool(value);
+      else if (key === 'fieldSelector' && fieldSelector === undefined) fieldSelector = value;
+    }
+  }
+  let fieldName: string | undefined;
+  if (fieldSelector !== undefined) {
+    try {
+      const name = exactFieldMatch(fieldSelector, 'metadata.name');
+      fieldName = name !== undefined && isValidPathSegmentName(name) ? name : undefined;
+    } catch (error) {
+      return refuse('selector-invalid', (error as Error).message);
+    }
+  }
+  return { watch: watch ?? false, fieldName };
+}
+
+function nonResource(method: string, path: string): ParseResult {
+  if (!NON_RESOURCE_METHODS.has(method)) return refuse('method-unsupported', `the method ${method} is not supported`);
+  return {
+    ok: true,
+    attributes: { isResourceRequest: false, path, verb: method.toLowerCase(), apiGroup: '', apiVersion: '', resource: '', subresource: '', namespace: '', name: '' },
+  };
+}
+
+/**
+ * Parse one request. `url` is the request target as sent (path and optional query, e.g.
+ * `/api/v1/namespaces/default/pods?watch=1`). `method` is upper case, as Node reports it.
+ */
+export function parseRequest(method: string, url: string): ParseResult {
+  const q = url.indexOf('?');
+  const rawPath = q === -1 ? url : url.slice(0, q);
+  const rawQuery = q === -1 ? '' : url.slice(q + 1);
+  const split = splitSegments(rawPath);
+  if (!Array.isArray(split)) return split;
+  const parts = split;
+  const path = parts.length === 0 ? '/' : '/' + parts.join('/');
+
+  const prefix = parts[0];
+  if (parts.length < 3 || (prefix !== 'api' && prefix !== 'apis')) return nonResource(method, path);
+  let i = 1;
+  let apiGroup = '';
+  if (prefix === 'apis') {
+    if (parts.length < 4) return nonResource(method, path);
+    apiGroup = parts[1] as string;
+    i = 2;
+  }
+  const apiVersion = parts[i] as string;
+  i++;
+
+  let verb: string;
+  let verbFromMethod = false;
+  const special = parts[i];
+  if (special === 'watch' || special === 'proxy') {
+    if (parts.length - i < 2) return refuse('path-incomplete', `unable to determine kind and namespace from url ${path}`);
+    verb = special;
+    i++;
+  } else {
+    const fromMethod = METHOD_VERBS[method];
+    if (!fromMethod) return refuse('method-unsupported', `the method ${method} is not supported on resource paths`);
+    verb = fromMethod;
+    verbFromMethod = true;
+  }
+
+  let namespace = '';
+  if (parts[i] === 'namespaces') {
+    if (parts.length - i > 1) {
+      namespace = parts[i + 1] as string;
+      const next = parts[i + 2];
+      if (next !== undefined && next !== 'status' && next !== 'finalize') i += 2;
+    }
+  }
+
+  const rest = parts.length - i;
+  const resource = parts[i] as string;
+  let name = rest >= 2 ? (parts[i + 1] as string) : '';
+  const subresource = rest >= 3 && verb !== 'proxy' ? (parts[i + 2] as string) : '';
+
+  if (name === '' && verb === 'get') {
+    const query = readListQuery(rawQuery);
+    if ('ok' in query) return query;
+    verb = query.watch ? 'watch' : 'list';
+    if (query.fieldName !== undefined) name = query.fieldName;
+  }
+  if (name === '' && verb === 'delete' && verbFromMethod) verb = 'deletecollection';
+
+  return { ok: true, attributes: { isResourceRequest: true, path, verb, apiGroup, apiVersion, resource, subresource, namespace, name } };
+}
