@@ -61,6 +61,9 @@ export type ParseResult = { ok: true; attributes: RequestAttributes } | { ok: fa
 /** Longer paths are refused: a Kubernetes resource path is at most a few hundred bytes. */
 export const MAX_PATH_LENGTH = 2048;
 
+/** C0 controls and DEL: never part of a name the API server would route. */
+const CONTROL = /[\x00-\x1f\x7f]/;
+
 const METHOD_VERBS: Record<string, string> = { GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
 const NON_RESOURCE_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
@@ -75,24 +78,25 @@ function refuse(code: RequestPathError['code'], message: string): ParseResult {
 function splitSegments(rawPath: string): string[] | ParseResult {
   if (rawPath.length > MAX_PATH_LENGTH) return refuse('path-too-long', `the request path is longer than ${MAX_PATH_LENGTH} bytes`);
   if (rawPath.charCodeAt(0) !== 47 /* / */) return refuse('path-not-absolute', 'the request path must start with "/"');
+  if (CONTROL.test(rawPath)) return refuse('path-control-character', 'the request path contains a control character');
   const segments: string[] = [];
-  let start = 1;
   const end = rawPath.length > 1 && rawPath.charCodeAt(rawPath.length - 1) === 47 ? rawPath.length - 1 : rawPath.length;
-  if (end <= 1) return segments;
-  for (let i = 1; i <= end; i++) {
-    if (i < end && rawPath.charCodeAt(i) !== 47) continue;
-    if (i === start) return refuse('path-empty-segment', `the request path "${rawPath}" has an empty segment`);
-    const raw = rawPath.slice(start, i);
-    const segment = raw.includes('%') ? decodeSegment(raw) : raw;
-    if (typeof segment !== 'string') return segment;
-    if (segment === '.' || segment === '..') return refuse('path-dot-segment', `the request path "${rawPath}" has a "${segment}" segment`);
-    for (let c = 0; c < segment.length; c++) {
-      const code = segment.charCodeAt(c);
-      if (code < 32 || code === 127) return refuse('path-control-character', 'the request path contains a control character');
+  let start = 1;
+  while (start < end) {
+    let slash = rawPath.indexOf('/', start);
+    if (slash === -1 || slash > end) slash = end;
+    if (slash === start) return refuse('path-empty-segment', `the request path "${rawPath}" has an empty segment`);
+    let segment = rawPath.slice(start, slash);
+    if (segment.includes('%')) {
+      const decoded = decodeSegment(segment);
+      if (typeof decoded !== 'string') return decoded;
+      segment = decoded;
     }
+    if (segment === '.' || segment === '..') return refuse('path-dot-segment', `the request path "${rawPath}" has a "${segment}" segment`);
     segments.push(segment);
-    start = i + 1;
+    start = slash + 1;
   }
+  if ((end === 1 && rawPath.length > 1) || (end > 1 && start === end && rawPath.charCodeAt(end - 1) === 47)) return refuse('path-empty-segment', `the request path "${rawPath}" has an empty segment`);
   return segments;
 }
 
@@ -106,6 +110,7 @@ function decodeSegment(raw: string): string | ParseResult {
   if (decoded.includes('/') || decoded.includes('\\')) {
     return refuse('path-encoded-separator', `the request path segment "${raw}" encodes a path separator`);
   }
+  if (CONTROL.test(decoded)) return refuse('path-control-character', 'the request path contains a control character');
   return decoded;
 }
 
@@ -259,7 +264,8 @@ export function parseRequest(method: string, url: string): ParseResult {
   const split = splitSegments(rawPath);
   if (!Array.isArray(split)) return split;
   const parts = split;
-  const path = parts.length === 0 ? '/' : '/' + parts.join('/');
+  // The decoded path; the raw one serves when nothing was decoded or trimmed (the common case).
+  const path = parts.length === 0 ? '/' : !rawPath.includes('%') && rawPath.charCodeAt(rawPath.length - 1) !== 47 ? rawPath : '/' + parts.join('/');
 
   const prefix = parts[0];
   if (parts.length < 3 || (prefix !== 'api' && prefix !== 'apis')) return nonResource(method, path);

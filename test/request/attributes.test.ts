@@ -123,6 +123,8 @@ const refusals: Refusal[] = [
   { name: 'an encoded backslash', method: 'GET', url: '/api/v1/namespaces/default/pods/a%5Cb', code: 'path-encoded-separator' },
   { name: 'an empty namespace segment', method: 'GET', url: '/api/v1/namespaces//pods', code: 'path-empty-segment' },
   { name: 'a double slash at the start', method: 'GET', url: '//api/v1/pods', code: 'path-empty-segment' },
+  { name: 'a path of two slashes', method: 'GET', url: '//', code: 'path-empty-segment' },
+  { name: 'a double trailing slash', method: 'GET', url: '/api/v1/pods//', code: 'path-empty-segment' },
   { name: 'bad percent-encoding', method: 'GET', url: '/api/v1/namespaces/%zz/pods', code: 'path-bad-encoding' },
   { name: 'an encoded NUL', method: 'GET', url: '/api/v1/namespaces/default/pods/a%00b', code: 'path-control-character' },
   { name: 'an overlong path', method: 'GET', url: '/api/v1/namespaces/default/configmaps/' + 'a'.repeat(MAX_PATH_LENGTH), code: 'path-too-long' },

@@ -1,0 +1,14 @@
+/**
+ * `npm run bench`: agentgate's performance figures, one JSON line each:
+ * {"name", "value", "unit", "baseline", "ratio"}, every baseline measured in the same run on the
+ * same machine. Run with `--only NAME` to measure one figure.
+ */
+import { benches } from './benches.ts';
+
+const only = process.argv.indexOf('--only');
+const filter = only === -1 ? undefined : process.argv[only + 1];
+for (const bench of benches) {
+  if (filter && bench.name !== filter) continue;
+  const figure = await bench.run();
+  process.stdout.write(JSON.stringify(figure) + '\n');
+}
