@@ -28,26 +28,9 @@
  * could authorize one object and forward a request for another.
  */
 
-/** The attributes of one request, in the authorizer's vocabulary. */
-export interface RequestAttributes {
-  /** True for /api and /apis resource paths; false for non-resource URLs. */
-  isResourceRequest: boolean;
-  /** The decoded URL path, as authorized for non-resource requests. */
-  path: string;
-  /** get, list, watch, create, update, patch, delete, deletecollection, proxy; for non-resource requests the lower-case method. */
-  verb: string;
-  /** API group; '' for the legacy core group. */
-  apiGroup: string;
-  apiVersion: string;
-  /** Plural resource name, e.g. `pods`. */
-  resource: string;
-  /** e.g. `exec`, `log`, `status`; '' when none. */
-  subresource: string;
-  /** '' for cluster scope. */
-  namespace: string;
-  /** '' when the request names no object. */
-  name: string;
-}
+import type { RequestAttributes } from '../contracts/attributes.ts';
+
+export type { RequestAttributes };
 
 /** Why a path was refused; `code` is stable, `message` is for the agent. */
 export interface RequestPathError {

@@ -4,6 +4,7 @@
 import test from 'ava';
 import { parseRequest, exactFieldMatch, MAX_PATH_LENGTH, pathErrorStatus } from '../../src/request/index.ts';
 import type { RequestAttributes } from '../../src/request/index.ts';
+import { RequestAttributesSchema } from '../../src/contracts/attributes.ts';
 
 type Want = Partial<RequestAttributes>;
 interface Row { name: string; method: string; url: string; want: Want }
@@ -109,6 +110,9 @@ for (const row of rows) {
     const got: Partial<RequestAttributes> = {};
     for (const key of Object.keys(row.want) as Array<keyof RequestAttributes>) (got as Record<string, unknown>)[key] = result.attributes[key];
     t.deepEqual(got, row.want);
+    // What the parser produces is what the sidecar sends the broker: it must meet the contract.
+    const checked = RequestAttributesSchema.safeParse(result.attributes);
+    t.true(checked.success, checked.success ? '' : JSON.stringify(checked.error.issues));
   });
 }
 

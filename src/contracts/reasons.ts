@@ -1,0 +1,75 @@
+// The one table of decision reason codes: stable machine codes with the default human text
+// reused in Status messages, logs, metric labels and Slack posts. Agents read the text.
+import { z } from 'zod';
+
+/** Every reason code agentgate issues, with its default text (what happened, what to do next). */
+export const Reasons = Object.freeze({
+  // Grants and approvals.
+  'grant-live': 'Allowed under a live grant.',
+  'grant-created': 'Allowed: policy granted this access on demand.',
+  'no-grant': 'No grant covers this request. Ask for access with an AccessRequest (apis/agentgate.io/v1alpha1/accessrequests).',
+  'approval-pending': 'This request needs a human approval; it has been asked for and is waiting.',
+  'approval-denied': 'An approver denied this access. Do not retry the same request; ask a person if it is needed.',
+  'approval-expired': 'Nobody decided on the approval in time. Ask again later or with a narrower scope.',
+  'policy-deny': 'Policy denies this request for this agent.',
+  frozen: 'agentgate is frozen by an operator: no new access is granted and live grants are suspended.',
+  revoked: 'The grant for this access was revoked by an operator.',
+  // Identity and infrastructure.
+  'identity-invalid': 'The caller could not be identified as an injected agent pod.',
+  'not-injected': 'This pod was not injected by agentgate, so it cannot be given access.',
+  'broker-unavailable': 'The agentgate broker cannot be reached; retry shortly.',
+  'redis-unavailable': 'The agentgate broker cannot read its grant store; retry shortly.',
+  // Guardrails that always deny.
+  'binds-cluster-admin': 'Binding to the cluster-admin role is never allowed.',
+  'binds-system-masters': 'Binding to the system:masters group is never allowed.',
+  'verb-escalate': "The RBAC 'escalate' verb is never allowed.",
+  'verb-bind': "The RBAC 'bind' verb is never allowed.",
+  'verb-impersonate': "The 'impersonate' verb is never allowed.",
+  'privileged-pod': 'Privileged containers are never allowed.',
+  'host-path': 'hostPath volumes are never allowed.',
+  'host-namespace': 'Pods sharing the host network, PID or IPC namespace are never allowed.',
+  'namespace-delete': 'Deleting a namespace is never allowed.',
+  'agentgate-namespace': "agentgate's own namespace cannot be touched.",
+  'agentgate-webhook': "agentgate's admission webhook configurations cannot be touched.",
+  'agentgate-rbac': "agentgate's own roles and bindings cannot be touched.",
+  'serviceaccount-token': 'Requesting service account tokens (serviceaccounts/token) is never allowed.',
+  'service-account-token-secret': 'Service-account-token Secrets cannot be created or read.',
+  'nodes-proxy': 'The nodes/proxy subresource (direct kubelet access) is never allowed.',
+  'csr-approval': 'Approving certificate signing requests is never allowed.',
+  'workload-not-injected': 'Workloads can only be created in namespaces labelled for agentgate injection.',
+  // Guardrails that need a human approval.
+  'exposure-host-port': 'Exposing a pod on a host port needs a human approval.',
+  'exposure-node-port': 'Exposing a Service as NodePort needs a human approval.',
+  'exposure-load-balancer': 'Exposing a Service as LoadBalancer needs a human approval.',
+} as const);
+
+/** A reason code agentgate knows. */
+export type ReasonCode = keyof typeof Reasons;
+
+/** True when `code` is in the table (a newer broker may send codes this build does not know). */
+export function isKnownReason(code: string): code is ReasonCode {
+  return Object.hasOwn(Reasons, code);
+}
+
+/**
+ * A reason code on the wire. Open within v1: a newer broker may add codes, so readers accept any
+ * kebab-case code, branch on the decision's outcome (never on an unknown code) and show the text.
+ */
+export const ReasonCodeString = z
+  .string()
+  .max(63, 'must be at most 63 characters')
+  .regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'must be a kebab-case reason code such as no-grant');
+
+/** A reason as sent: the code and the text for people (usually the table's, sometimes more precise). */
+export const ReasonSchema = z.object({
+  code: ReasonCodeString,
+  message: z.string().min(1, 'must not be empty').max(1000, 'must be at most 1000 characters'),
+});
+
+/** A reason as sent. */
+export type Reason = z.infer<typeof ReasonSchema>;
+
+/** Builds a reason with the table's text, or a more precise one. */
+export function reason(code: ReasonCode, message: string = Reasons[code]): Reason {
+  return { code, message };
+}
