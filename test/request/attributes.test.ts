@@ -3,7 +3,7 @@
 // plus agentgate's deliberate refusals.
 import test from 'ava';
 import { parseRequest, exactFieldMatch, MAX_PATH_LENGTH, pathErrorStatus } from '../../src/request/index.ts';
-import type { RequestAttributes } from '../../src/request/index.ts';
+import type { RequestAttributes, RequestPathError } from '../../src/request/index.ts';
 import { RequestAttributesSchema } from '../../src/contracts/attributes.ts';
 
 type Want = Partial<RequestAttributes>;
@@ -117,7 +117,7 @@ for (const row of rows) {
 }
 
 // --- deliberate refusals: where the API server would clean, redirect or reinterpret
-interface Refusal { name: string; method: string; url: string; code: string }
+interface Refusal { name: string; method: string; url: string; code: RequestPathError['code'] }
 const refusals: Refusal[] = [
   { name: 'a ".." segment', method: 'GET', url: '/api/v1/namespaces/default/pods/../secrets', code: 'path-dot-segment' },
   { name: 'a "." segment', method: 'GET', url: '/api/v1/namespaces/./pods', code: 'path-dot-segment' },
