@@ -45,6 +45,7 @@ export type ParseResult = { ok: true; attributes: RequestAttributes } | { ok: fa
 export const MAX_PATH_LENGTH = 2048;
 
 /** C0 controls and DEL: never part of a name the API server would route. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 const METHOD_VERBS: Record<string, string> = { GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
