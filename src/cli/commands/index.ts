@@ -1,0 +1,15 @@
+// The command table of `agentgate`. To bring a command: add its module in this folder and put
+// it here in place of its planned entry (same name), keeping the order of ARCHITECTURE.md.
+
+import type { Command } from '../command.ts';
+import { plannedCommands } from './planned.ts';
+import { versionCommand } from './version.ts';
+
+/** Implemented commands; each replaces the planned entry of the same name. */
+const implemented: readonly Command[] = [versionCommand];
+
+/** Every command, services first, then operator tools, then the others. */
+export const commands: readonly Command[] = [
+  ...plannedCommands.map((entry) => implemented.find((command) => command.name === entry.name) ?? entry),
+  ...implemented.filter((command) => !plannedCommands.some((entry) => entry.name === command.name)),
+];
