@@ -41,6 +41,27 @@ export const Reasons = Object.freeze({
   'exposure-host-port': 'Exposing a pod on a host port needs a human approval.',
   'exposure-node-port': 'Exposing a Service as NodePort needs a human approval.',
   'exposure-load-balancer': 'Exposing a Service as LoadBalancer needs a human approval.',
+  // Policy outcomes that need a human (appended with the policy engine).
+  'policy-approval': 'Policy requires a human approval for this request; it will be asked for on your behalf.',
+  'policy-no-rule': 'No policy rule covers this request, so it needs a human approval. Ask for access with an AccessRequest and say why.',
+  // Admission of agent pods (the webhook refuses to inject, or refuses a change to an injected pod).
+  'share-process-namespace': 'Agent pods cannot share one process namespace between containers (shareProcessNamespace).',
+  'capability-not-allowed': 'Agent containers cannot add this Linux capability (never NET_ADMIN, NET_RAW, SYS_ADMIN or SYS_PTRACE).',
+  'service-account-token-volume': 'Agent pods cannot mount their own service-account token: the sidecar is their only way to the API.',
+  'service-account-token-secret-use': 'Agent pods cannot use a kubernetes.io/service-account-token Secret (volume, secretKeyRef or envFrom).',
+  'secret-type-unknown': 'The type of a Secret the pod uses could not be checked; retry shortly.',
+  'service-account-path-mount': 'Agent containers cannot mount their own volume at /var/run/secrets/kubernetes.io/serviceaccount: agentgate places its own there.',
+  'agentgate-name-collision': "Names starting with 'agentgate-' (containers, volumes, the agentgate-agent service account) are reserved for agentgate.",
+  'native-sidecar-unsupported': 'agentgate needs native sidecars (Kubernetes 1.29 or later); this cluster is older, so the pod is not admitted.',
+  'pod-malformed': 'The pod could not be patched safely, so it is refused rather than admitted without the sidecar.',
+  'sidecar-changed': "The agentgate sidecar and its volumes cannot be changed on an injected pod.",
+  'service-account-changed': 'The service account of an injected pod cannot be changed.',
+  'agentgate-annotation-changed': "agentgate.io/ annotations are written by agentgate only and cannot be changed.",
+  'ephemeral-targets-sidecar': 'A debug container cannot target the agentgate sidecar; target an agent container instead.',
+  'ephemeral-broker-token': "A debug container cannot mount the sidecar's broker token.",
+  'sidecar-missing': 'This agent pod lacks a correct agentgate sidecar (a later mutating webhook may have changed it), so it is refused.',
+  'binds-agent-service-account': 'Nothing may be bound to the zero-permission agentgate-agent service account.',
+  'role-aggregation': 'Aggregated ClusterRoles cannot be written by grant identities: their rules come from other roles.',
 } as const);
 
 /** A reason code agentgate knows. */
