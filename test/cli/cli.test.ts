@@ -86,10 +86,33 @@ for (const command of notYet) {
   });
 }
 
-test('policy test belongs to the broker issue', async (t) => {
-  const run = await agentgate(['policy', 'test', 'policy.yaml']);
-  t.is(run.code, 69);
-  t.is(run.stderr, 'agentgate policy test: not available yet: arrives with the [broker] issue\n');
+const policyFixture = new URL('../fixtures/policy/', import.meta.url).pathname;
+
+test('policy test runs the cases of a file through the real launcher and exits 0 when all pass', async (t) => {
+  const run = await agentgate(['policy', 'test', join(policyFixture, 'cases.yaml')]);
+  t.is(run.code, 0);
+  t.regex(run.stdout, /^PASS {2}exec over WebSocket is not a read$/m);
+  t.regex(run.stdout, /^9 passed, 0 failed$/m);
+});
+
+test('policy test exits 1 when a case fails and names it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'agentgate-cli-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const cases = join(dir, 'cases.yaml');
+  await writeFile(cases, [
+    'apiVersion: agentgate.io/v1alpha1', 'kind: AccessPolicyTest', `policy: ${join(policyFixture, 'policy.yaml')}`,
+    'defaults:', '  identity: {connection: prod, namespace: payments, agent: reporter}', 'cases:',
+    '  - name: exec is wrongly expected to be allowed', '    request: {method: POST, url: "/api/v1/namespaces/payments/pods/web-0/exec?command=sh"}', '    expect: {outcome: allow}', '',
+  ].join('\n'));
+  const run = await agentgateInProcess(['policy', 'test', cases]);
+  t.is(run.code, exitCodes.failure.code);
+  t.regex(run.stdout, /FAIL {2}exec is wrongly expected to be allowed/);
+});
+
+test('policy test exits 78 for an unreadable cases file', async (t) => {
+  const run = await agentgateInProcess(['policy', 'test', '/nonexistent/cases.yaml']);
+  t.is(run.code, exitCodes.config.code);
+  t.regex(run.stdout, /^\/nonexistent\/cases\.yaml: cannot be read: ENOENT/);
 });
 
 test('a service with an invalid configuration exits 78 and prints every error, secrets redacted', async (t) => {

@@ -3,10 +3,11 @@
 
 import type { Command } from '../command.ts';
 import { plannedCommands } from './planned.ts';
+import { policyTestCommand } from './policy-test.ts';
 import { versionCommand } from './version.ts';
 
 /** Implemented commands; each replaces the planned entry of the same name. */
-const implemented: readonly Command[] = [versionCommand];
+const implemented: readonly Command[] = [policyTestCommand, versionCommand];
 
 /** Every command, services first, then operator tools, then the others. */
 export const commands: readonly Command[] = [
