@@ -189,3 +189,26 @@ export function validateEphemeralContainersUpdate(pod: KubeObject, old: KubeObje
   }
   return errs;
 }
+
+/** The pod spec inside a pod (`spec`) or a deployment (`spec.template.spec`), or undefined. */
+function podSpecIn(obj: KubeObject | undefined): Json | undefined {
+  if (!obj?.spec || typeof obj.spec !== 'object') return undefined;
+  if (obj.kind === 'Pod') return obj.spec as Json;
+  const template = (obj.spec as Json).template;
+  const spec = template && typeof template === 'object' ? (template as Json).spec : undefined;
+  return obj.kind === 'Deployment' && spec && typeof spec === 'object' ? (spec as Json) : undefined;
+}
+
+/**
+ * dropDisabledPodFields for native sidecars on a server older than 1.29, where the
+ * SidecarContainers gate is off by default: PrepareForCreate/PrepareForUpdate clear every init
+ * container's restartPolicy unless the old object already used one. No error is returned, so a
+ * sidecar silently becomes an ordinary init container (the strategies run after mutating admission,
+ * so a webhook's sidecar loses it too). Works in place on a Pod or a Deployment's template.
+ */
+export function dropDisabledSidecarFields(obj: KubeObject | undefined, old: KubeObject | undefined): void {
+  const spec = podSpecIn(obj);
+  if (!spec) return;
+  if (list(podSpecIn(old)?.initContainers).some((c) => c.restartPolicy !== undefined && c.restartPolicy !== null)) return;
+  for (const c of list(spec.initContainers)) delete c.restartPolicy;
+}

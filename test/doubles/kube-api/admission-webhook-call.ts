@@ -59,7 +59,14 @@ function target(webhook: WebhookSpec, timeoutSeconds: number, opts: WebhookClien
   const path = service.path ?? '';
   const display = `https://${serverName}:${port}${path}${query}`;
   if (!opts.serviceResolver) return `Post "${display}": dial tcp: lookup ${serverName}: no such host`;
-  const resolved = new URL(opts.serviceResolver(service.namespace, service.name, port, path));
+  let target: string;
+  try {
+    target = opts.serviceResolver(service.namespace, service.name, port, path);
+  } catch (error) {
+    // The real server's service resolver fails before dialling: `service "x" not found`.
+    return `Post "${display}": ${(error as Error).message}`;
+  }
+  const resolved = new URL(target);
   return {
     display,
     host: resolved.hostname.replace(/^\[|\]$/g, ''),

@@ -139,8 +139,9 @@ function aggregatedList(root: 'api' | 'apis', version: string): Record<string, u
 
 function isAggregated(convert: ConvertTarget | undefined, minor: number): boolean {
   if (!convert || convert.group !== DISCOVERY_GROUP || convert.kind !== 'APIGroupDiscoveryList') return false;
-  // AggregatedDiscoveryRemoveBetaType is on by default from 1.33: v2beta1 is no longer served.
-  return convert.version === 'v2' || (convert.version === 'v2beta1' && minor < 33);
+  // v2 arrived in 1.30; AggregatedDiscoveryRemoveBetaType is on by default from 1.33, so v2beta1
+  // is no longer served there.
+  return (convert.version === 'v2' && minor >= 30) || (convert.version === 'v2beta1' && minor < 33);
 }
 
 function encode(mediaType: string, object: unknown): string {

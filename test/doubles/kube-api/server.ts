@@ -2,6 +2,9 @@
  * A double of kube-apiserver for tests and the demo: HTTPS (the fixture certificate, HTTP/1.1),
  * bearer-token authentication, RBAC, admission and an in-memory store, close enough to the real
  * server that kubectl 1.27–1.35 and client libraries cannot tell them apart for everyday calls.
+ * The version (1.28, 1.29, 1.31 by default and 1.33 are tested) decides /version, the aggregated
+ * discovery forms and native sidecars (before 1.29 init containers lose `restartPolicy` silently,
+ * as with the SidecarContainers gate off). Webhook services resolve through `registerService`.
  *
  * NOT implemented (answers say so, or the behaviour is absent):
  * - no kubelet, scheduler or controllers: pods are Running with ready containers from creation,
@@ -15,7 +18,14 @@
  *   a manager stops applying are kept); managedFields are approximate;
  * - paging pages show the current state rather than a snapshot; expired continue tokens never 410;
  * - `fieldValidation` knows the top level, metadata, pod spec/containers and deployment spec only;
- * - pod spec immutability on update, resource quotas, limit ranges and graceful deletion are absent;
+ * - pod updates are checked (admission-pod-rules.ts: no added or removed containers; only images,
+ *   a lowered activeDeadlineSeconds, tolerations and a -1 → 1 grace period may change), but the
+ *   422's diff only approximates cmp.Diff, schedulingGates may change freely and there is no
+ *   in-place resize; resource quotas, limit ranges and graceful deletion are absent;
+ * - the pre-1.29 sidecar drop runs after the whole admission chain, so validation and validating
+ *   webhooks still see the field;
+ * - webhook services exist only where registered (`registerService` or the `serviceResolver`
+ *   option): any other fails as `service "NAME" not found`, as the real resolver says;
  * - only the resources in resources.ts exist; no CRDs, no aggregated APIs.
  */
 import https from 'node:https';
@@ -42,6 +52,7 @@ import { createAuthenticator } from './authn.ts';
 import { bootstrapRbacObjects, createAuthorizer } from './rbac.ts';
 import { createReviewHandlers } from './reviews.ts';
 import { createAdmission } from './admission.ts';
+import { dropDisabledSidecarFields } from './admission-pod-rules.ts';
 import { serveDiscovery } from './discovery.ts';
 import { toTable } from './table.ts';
 import { serveOpenAPI } from './openapi.ts';
@@ -66,6 +77,11 @@ export interface KubeApiServerOptions {
   watchHistorySize?: number;
   /** Verifier of EKS (`k8s-aws-v1.`) tokens, passed to the authenticator. */
   eksVerifier?: (token: string) => Promise<UserInfo | undefined>;
+  /**
+   * Where a webhook's `clientConfig.service` is dialled when {@link KubeApiServer.registerService}
+   * has no entry for it: returns `https://HOST:PORT` (the path and TLS name stay the service's).
+   */
+  serviceResolver?: (namespace: string, name: string, port: number, path: string) => string;
 }
 
 /** Direct access to stored objects, bypassing authentication, authorization and admission. */
@@ -97,6 +113,12 @@ export interface KubeApiServer {
   writeKubeconfig(path: string, token?: string): Promise<void>;
   /** How many watches on a resource key (`pods`, `deployments.apps`) are open right now. */
   openWatches(resource: string): number;
+  /**
+   * Makes webhooks that name the service `namespace/name` (on `port`, or on any port when omitted)
+   * reach `url` (`https://127.0.0.1:PORT`). The certificate there must still be valid for
+   * `NAME.NAMESPACE.svc`, as the real server checks. Later registrations replace earlier ones.
+   */
+  registerService(namespace: string, name: string, url: string, port?: number): void;
   close(): Promise<void>;
 }
 
@@ -104,6 +126,10 @@ function gitVersionOf(version: string): string {
   const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?$/.exec(version);
   if (!m) throw new TypeError(`createKubeApiServer: version must look like 1.31 or v1.31.0, got ${JSON.stringify(version)}`);
   return `v${m[1]}.${m[2]}.${m[3] ?? '0'}`;
+}
+
+function minorOf(gitVersion: string): number {
+  return Number(gitVersion.split('.')[1]);
 }
 
 /** Starts a double; resolves once it listens. */
@@ -122,16 +148,26 @@ export async function createKubeApiServer(opts: KubeApiServerOptions = {}): Prom
     if (info) applyDefaults(resourceKey(info), o);
     return o;
   };
-  const admission = createAdmission({ store, defaulter });
+  const services = new Map<string, string>();
+  const serviceResolver = (namespace: string, name: string, port: number, path: string): string => {
+    const target = services.get(`${namespace}/${name}:${port}`) ?? services.get(`${namespace}/${name}`) ?? opts.serviceResolver?.(namespace, name, port, path);
+    // No cluster networking here: an unregistered service fails as the real resolver does.
+    if (target === undefined) throw new Error(`service "${name}" not found`);
+    return target;
+  };
+  const admission = createAdmission({ store, defaulter, serviceResolver });
+  const sidecarsEnabled = minorOf(gitVersion) >= 29;
 
   const state: DoubleState = {
     store, logs,
-    admit: (attrs) => {
+    admit: async (attrs) => {
       const group = attrs.resource.group;
       if (group === 'rbac.authorization.k8s.io' && attrs.object && (attrs.operation === 'CREATE' || attrs.operation === 'UPDATE')) {
         authz.checkEscalation(attrs.userInfo, attrs.operation === 'CREATE' ? 'create' : 'update', attrs.object, attrs.namespace);
       }
-      return admission.admit(attrs);
+      const result = await admission.admit(attrs);
+      if (!sidecarsEnabled && attrs.subResource === '') dropDisabledSidecarFields(result.object, attrs.oldObject);
+      return result;
     },
     toTable: ({ resource, objects, listMeta, includeObject }) => toTable(resource, objects, {
       includeObject: includeObject === 'None' || includeObject === 'Object' ? includeObject : 'Metadata',
@@ -253,6 +289,10 @@ export async function createKubeApiServer(opts: KubeApiServerOptions = {}): Prom
     appendPodLog: (ns, pod, container, lines) => logs.append(ns, pod, container, lines),
     writeKubeconfig: (path, token) => writeFile(path, kubeconfigYaml({ server: url, caPem, token: token ?? adminToken, user: token && token !== adminToken ? 'user' : 'kubernetes-admin' }), { mode: 0o600 }),
     openWatches: (r) => store.watchCount(r),
+    registerService: (namespace, name, target, port) => {
+      if (!URL.canParse(target)) throw new TypeError(`registerService: url must be absolute, like https://127.0.0.1:8443, got ${JSON.stringify(target)}`);
+      services.set(port === undefined ? `${namespace}/${name}` : `${namespace}/${name}:${port}`, target);
+    },
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       for (const s of sockets) s.destroy();
