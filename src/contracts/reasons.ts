@@ -62,6 +62,8 @@ export const Reasons = Object.freeze({
   'sidecar-missing': 'This agent pod lacks a correct agentgate sidecar (a later mutating webhook may have changed it), so it is refused.',
   'binds-agent-service-account': 'Nothing may be bound to the zero-permission agentgate-agent service account.',
   'role-aggregation': 'Aggregated ClusterRoles cannot be written by grant identities: their rules come from other roles.',
+  // Audit (appended with the audit store): the sidecar fails closed rather than act unaudited.
+  'audit-spool-full': "This pod's audit spool is full, so requests are refused until its audit events reach the broker; retry shortly.",
 } as const);
 
 /** A reason code agentgate knows. */
