@@ -1,0 +1,31 @@
+// The mask stage's hook: the proxy hands every non-discovery response body to an injected masker
+// (src/masking supplies the real one) as a stream decorator, and withholds the response (502)
+// when the masker fails before anything was sent.
+import type { Transform } from 'node:stream';
+import type { RequestAttributes } from '../src/request/index.ts';
+
+/** The response about to be masked. */
+export interface MaskTarget {
+  attributes: RequestAttributes;
+  /** The upstream status: error bodies (a Status) are masked too. */
+  statusCode: number;
+  /** The upstream Content-Type, lower case, without parameters (`application/json`, `text/plain`). */
+  contentType: string;
+  /** A watch: newline-delimited JSON events that must be masked one by one as they arrive. */
+  watch: boolean;
+}
+
+/** A masker for one response. */
+export interface ResponseMask {
+  /**
+   * The upstream body (identity-encoded) in, the masked body out. Emitting an error means the
+   * body could not be masked: the proxy answers 502 if nothing was sent yet, else cuts the
+   * connection; the raw bytes are never passed on.
+   */
+  readonly stream: Transform;
+  /** How many values were masked, read once the stream ended (for the audit). */
+  masked(): number;
+}
+
+/** The mask stage: called once per forwarded response that is not a discovery document. */
+export type MaskResponse = (target: MaskTarget) => ResponseMask;

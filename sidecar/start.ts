@@ -1,0 +1,171 @@
+// `agentgate sidecar`: makes the pod's CA, serving certificate and pod-local token, writes what the
+// agent reads into the shared volume, serves the API on loopback (HTTPS) and health on the pod IP
+// (HTTP, /healthz and /readyz only), and holds the broker stream open.
+import { randomUUID } from 'node:crypto';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { defaultPodLayout, type AgentIdentity } from '../src/contracts/index.ts';
+import type { ConfigFor } from '../src/config/index.ts';
+import { createPodCertificates } from '../src/certs/index.ts';
+import { createAuditor, type Auditor, type AuditSpool } from './audit.ts';
+import { newPodToken, PodTokens } from './authenticate.ts';
+import { BrokerClient } from './broker.ts';
+import { createDecider } from './decide.ts';
+import { Upstream } from './forward.ts';
+import { GrantState } from './grants.ts';
+import type { MaskResponse } from './mask.ts';
+import { createPipeline } from './pipeline.ts';
+import { startBrokerStream, type BrokerStream } from './stream.ts';
+
+/** What the sidecar needs besides its configuration. */
+export interface SidecarDeps {
+  log: Logger;
+  /** The mask stage (src/masking binds the real one). */
+  maskResponse: MaskResponse;
+  /** The agent's identity, for the audit (the webhook stamps it on the pod). */
+  identity: AgentIdentity;
+  /** The audit spool (src/audit); without it, undeliverable events wait in a bounded memory queue. */
+  spool?: AuditSpool;
+  /** CA of the broker's certificate; default the system's. */
+  brokerCa?: string | Buffer;
+  /** Bound on each broker call; default 2 s. */
+  brokerTimeoutMs?: number;
+  /** How often the pod-local token is replaced; default 10 min (0: never). */
+  tokenRotationMs?: number;
+  /** How long a replaced token stays valid; default 5 min (client-go re-reads about once a minute). */
+  tokenGraceMs?: number;
+  /** Bound on receiving a request body; default 60 s. */
+  bodyTimeoutMs?: number;
+  /** How long close() lets in-flight requests finish; default 5 s. */
+  closeGraceMs?: number;
+}
+
+/** A running sidecar. */
+export interface Sidecar {
+  apiPort: number;
+  healthPort: number;
+  /** `https://127.0.0.1:<port>`. */
+  apiUrl: string;
+  caPem: string;
+  state: GrantState;
+  auditor: Auditor;
+  /** Resolves when the broker stream said hello. */
+  streamConnected: Promise<void>;
+  /** Replaces the pod-local token now (the old one keeps working for the grace period); resolves with the new one. */
+  rotateToken(): Promise<string>;
+  /** Stops accepting, lets in-flight requests finish, flushes the audit, closes everything. */
+  close(): Promise<void>;
+}
+
+/** Writes a file so that readers see the old or the new content, never half of one: temp file, then rename. */
+export async function writeAtomic(dir: string, name: string, content: string, mode = 0o644): Promise<void> {
+  const temp = join(dir, `.${name}.${randomUUID()}.tmp`);
+  await writeFile(temp, content, { mode });
+  await rename(temp, join(dir, name));
+}
+
+function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Starts the sidecar; resolves once both listeners accept and the shared files are written. */
+export async function startSidecar(config: ConfigFor<'sidecar'>, deps: SidecarDeps): Promise<Sidecar> {
+  const { log } = deps;
+  const sc = config.sidecar;
+  const files = defaultPodLayout.sharedVolume.files;
+  const certs = createPodCertificates();
+  let token = newPodToken();
+  const tokens = new PodTokens(token);
+  const namespace = config.pod.namespace ?? deps.identity.namespace;
+  await Promise.all([
+    writeAtomic(sc.sharedDir, files.ca, certs.caPem),
+    // The agent runs as another user in most pods: the token is readable by all, as the kubelet's projected one is.
+    writeAtomic(sc.sharedDir, files.token, token),
+    writeAtomic(sc.sharedDir, files.namespace, namespace),
+  ]);
+
+  const broker = new BrokerClient({ url: sc.brokerUrl, tokenPath: sc.brokerTokenPath, timeoutMs: deps.brokerTimeoutMs ?? 2000, ...(deps.brokerCa ? { ca: deps.brokerCa } : {}) });
+  const state = new GrantState({ cacheTtlMs: sc.decisionCache.ttl, maxEntries: sc.decisionCache.maxEntries });
+  const upstream = new Upstream({ url: sc.upstream.url, ca: await readFile(sc.upstream.caFile) });
+  const auditor = createAuditor({ broker, identity: deps.identity, instance: randomUUID(), log, ...(deps.spool ? { spool: deps.spool } : {}) });
+  const decider = createDecider({ broker, state, podUid: config.pod.uid ?? deps.identity.podUid });
+  let accepting = true;
+  const pipeline = createPipeline({
+    tokens, decider, state, upstream, maskResponse: deps.maskResponse, auditor, log,
+    bodyLimit: sc.requestBodyLimit, bodyTimeoutMs: deps.bodyTimeoutMs ?? 60_000, accepting: () => accepting,
+  });
+
+  const api = createHttpsServer({ cert: certs.certPem, key: certs.keyPem, minVersion: 'TLSv1.2' }, pipeline.handle);
+  // A client that sends its head or body slowly (or never) is cut; responses (watches) are not bounded.
+  api.headersTimeout = 10_000;
+  api.requestTimeout = (deps.bodyTimeoutMs ?? 60_000) + 5_000;
+  api.keepAliveTimeout = 65_000;
+  api.on('upgrade', (req, socket) => pipeline.handleUpgrade(req, socket));
+  const sockets = new Set<Socket>();
+  api.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  let ready = false;
+  const health = createHttpServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    const ok = path === defaultPodLayout.sidecar.healthPath ? accepting : path === defaultPodLayout.sidecar.readyPath ? ready && accepting : undefined;
+    if (ok === undefined) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok' : 'not ready');
+  });
+
+  const apiPort = await listen(api, sc.api.port, sc.api.host);
+  const healthPort = await listen(health, sc.health.port, sc.health.host);
+  const stream: BrokerStream = startBrokerStream(broker, state, log);
+  ready = true;
+
+  const rotateToken = async (): Promise<string> => {
+    const next = newPodToken();
+    // Accept the new token before clients can read it, and keep the old one for the grace period.
+    tokens.rotate(next, deps.tokenGraceMs ?? 5 * 60_000);
+    token = next;
+    await writeAtomic(sc.sharedDir, files.token, token);
+    return token;
+  };
+  const rotationMs = deps.tokenRotationMs ?? 10 * 60_000;
+  const rotation = rotationMs > 0 ? setInterval(() => rotateToken().catch((error: unknown) => log.error({ err: error }, 'token rotation failed')), rotationMs) : undefined;
+  rotation?.unref();
+  log.info({ apiPort, healthPort }, 'sidecar listening');
+
+  return {
+    apiPort, healthPort, apiUrl: `https://${sc.api.host}:${apiPort}`, caPem: certs.caPem, state, auditor,
+    streamConnected: stream.connected,
+    rotateToken,
+    async close() {
+      accepting = false;
+      clearInterval(rotation);
+      const closed = new Promise<void>((resolve) => api.close(() => resolve()));
+      api.closeIdleConnections();
+      const grace = setTimeout(() => {
+        for (const socket of sockets) socket.destroy();
+      }, deps.closeGraceMs ?? 5000);
+      await closed;
+      clearTimeout(grace);
+      stream.close();
+      state.close();
+      await auditor.close();
+      await new Promise<void>((resolve) => health.close(() => resolve()));
+      broker.close();
+      upstream.close();
+    },
+  };
+}
