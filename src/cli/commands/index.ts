@@ -2,12 +2,13 @@
 // it here in place of its planned entry (same name), keeping the order of ARCHITECTURE.md.
 
 import type { Command } from '../command.ts';
+import { auditCommand, auditVerifyCommand } from './audit.ts';
 import { plannedCommands } from './planned.ts';
 import { policyTestCommand } from './policy-test.ts';
 import { versionCommand } from './version.ts';
 
 /** Implemented commands; each replaces the planned entry of the same name. */
-const implemented: readonly Command[] = [policyTestCommand, versionCommand];
+const implemented: readonly Command[] = [auditCommand, auditVerifyCommand, policyTestCommand, versionCommand];
 
 /** Every command, services first, then operator tools, then the others. */
 export const commands: readonly Command[] = [
