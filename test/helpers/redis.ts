@@ -31,18 +31,30 @@ export interface RedisOptions {
   startTimeoutMs?: number;
 }
 
-/** A free TCP port on 127.0.0.1 (the kernel picks it; released before redis binds it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Whether `port` can be bound on 127.0.0.1 right now. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+// ava runs every test file in its own process. Each process takes ports from a block of its own
+// (by pid), outside the kernel's ephemeral range, so a server restarted on its port cannot lose
+// it to a server another file starts in the moment the port is free.
+const BLOCK = 16;
+const blockBase = 20_000 + (process.pid % 750) * BLOCK; // 20000-31999: below 32768
+let nextInBlock = 0;
+
+/** A free TCP port on 127.0.0.1 from this process's own block (released before redis binds it). */
+export async function freePort(): Promise<number> {
+  for (let tried = 0; tried < BLOCK; tried++) {
+    const port = blockBase + (nextInBlock++ % BLOCK);
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`no free port in 127.0.0.1:${blockBase}-${blockBase + BLOCK - 1}`);
 }
 
 /** Resolve when `PING` answers `+PONG`, or reject at the deadline. */
