@@ -15,6 +15,12 @@ export interface ReviewLookups {
   /** The labels of a namespace. */
   namespaceLabels: (namespace: string) => Promise<Record<string, string>>;
   secretType: SecretTypeLookup;
+  /**
+   * Makes sure agentgate's zero-permission service account exists in `namespace` before an
+   * injected pod is answered: the API server's ServiceAccount plugin runs again on reinvocation
+   * and refuses a pod whose account is missing. Absent: the controller alone keeps it.
+   */
+  ensureServiceAccount?: (namespace: string) => Promise<void>;
 }
 
 /** What the lookups found for one request. */
@@ -57,6 +63,14 @@ export function mutateReview(request: AdmissionRequest, options: InjectOptions, 
   }
   if ('refused' in result) return denied(request.uid, result.refused.code, result.refused.message);
   return patched(request.uid, result.patch, result.warnings);
+}
+
+/**
+ * True when the answer injects a new pod for real: a patched CREATE that is not a dry run (a dry
+ * run must have no side effects, so it never creates the service account).
+ */
+export function needsServiceAccount(request: AdmissionRequest, _inputs: ReviewInputs, answer: AdmissionReviewResponse): boolean {
+  return isPod(request) && request.operation === 'CREATE' && (request.subResource ?? '') === '' && request.dryRun !== true && answer.response.allowed && answer.response.patch !== undefined;
 }
 
 /** The validating webhook's answer. */

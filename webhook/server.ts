@@ -1,13 +1,14 @@
 // The admission webhook's HTTPS service (Express 5 over node:https): POST /mutate and /validate
-// take an AdmissionReview v1 and answer one; /healthz and /readyz for the kubelet.
+// take an AdmissionReview v1 and answer one; /healthz and /readyz for the kubelet, /metrics.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
-import { failure, statusBody, type Status } from '../src/kube/status.ts';
+import { failure, reasonCode, statusBody, type Status } from '../src/kube/status.ts';
 import { decodeReview, errored, type AdmissionRequest, type AdmissionReviewResponse } from './admission.ts';
 import type { InjectOptions } from './inject/options.ts';
-import { mutateReview, reviewInputs, validateReview, type ReviewInputs, type ReviewLookups } from './review.ts';
+import { createWebhookMetrics, METRICS_CONTENT_TYPE, type AdmissionResult, type WebhookMetrics, type WebhookName } from './metrics.ts';
+import { mutateReview, needsServiceAccount, reviewInputs, validateReview, type ReviewInputs, type ReviewLookups } from './review.ts';
 import { validateOptions, type ValidateOptions } from './validate/index.ts';
 
 /** The largest review accepted: the API server's own request limit is 3 MiB. */
@@ -21,14 +22,18 @@ export interface WebhookServerOptions {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
-  inject: InjectOptions;
-  validate?: ValidateOptions;
+  /** Fixed options, or a getter read per review (the cluster version may switch injection off). */
+  inject: InjectOptions | (() => InjectOptions);
+  /** Validation options for given injection options; `validateOptions(inject)` by default. */
+  validate?: (inject: InjectOptions) => ValidateOptions;
   lookups: ReviewLookups;
   bodyLimit?: number;
   /** Whether the service is ready (e.g. its caches are synced); ready by default. */
   ready?: () => boolean;
   /** How long close() lets in-flight reviews finish before cutting connections. */
   closeGraceMs?: number;
+  /** Where admissions are counted; a fresh registry by default. */
+  metrics?: WebhookMetrics;
 }
 
 /** A running webhook server. */
@@ -36,6 +41,9 @@ export interface WebhookServer {
   server: Server;
   port: number;
   url: string;
+  metrics: WebhookMetrics;
+  /** Serves a new certificate to new connections (rotation); open connections keep the old one. */
+  setCertificate(cert: string | Buffer, key: string | Buffer): void;
   /** Stops accepting, lets in-flight reviews finish (up to the grace period), then closes. */
   close(): Promise<void>;
 }
@@ -82,31 +90,59 @@ async function readJson(req: Request, limit: number): Promise<unknown> {
 
 type Decide = (request: AdmissionRequest, inputs: ReviewInputs) => AdmissionReviewResponse;
 
-function reviewHandler(decide: Decide, lookups: ReviewLookups, limit: number) {
+/** The result and reason labels of an answer. */
+export function outcomeOf(answer: AdmissionReviewResponse): { result: AdmissionResult; reason: string } {
+  const { response } = answer;
+  if (response.allowed) return { result: response.patch ? 'patched' : 'allowed', reason: 'none' };
+  const status = response.status;
+  if (status?.code === 403) return { result: 'denied', reason: (status && reasonCode(status)) ?? 'Forbidden' };
+  return { result: 'errored', reason: status?.reason ?? 'InternalError' };
+}
+
+interface HandlerContext {
+  name: WebhookName;
+  decide: Decide;
+  lookups: ReviewLookups;
+  limit: number;
+  metrics: WebhookMetrics;
+  /** Called before a patch is answered (the mutating webhook's on-demand service account). */
+  beforeAnswer?: (request: AdmissionRequest, inputs: ReviewInputs, answer: AdmissionReviewResponse) => Promise<void>;
+}
+
+function reviewHandler(ctx: HandlerContext) {
   return async (req: Request, res: Response): Promise<void> => {
+    const started = performance.now();
+    const rejected = (status: Status): void => {
+      ctx.metrics.observe(ctx.name, 'rejected', status.reason ?? 'BadRequest', (performance.now() - started) / 1000);
+      sendStatus(res, status);
+    };
     let body: unknown;
     try {
-      body = await readJson(req, limit);
+      body = await readJson(req, ctx.limit);
     } catch (error) {
       if (!(error instanceof BadBody)) throw error;
       // The rest of an oversized body is not read: close the connection after answering.
       if (error.status.code === 413) res.setHeader('connection', 'close');
-      sendStatus(res, error.status);
+      rejected(error.status);
       return;
     }
     const decoded = decodeReview(body);
     if ('status' in decoded) {
-      sendStatus(res, decoded.status);
+      rejected(decoded.status);
       return;
     }
     const { request } = decoded.review;
     let answer: AdmissionReviewResponse;
     try {
-      answer = decide(request, await reviewInputs(request, lookups));
+      const inputs = await reviewInputs(request, ctx.lookups);
+      answer = ctx.decide(request, inputs);
+      await ctx.beforeAnswer?.(request, inputs, answer);
     } catch (error) {
       // A lookup or an unexpected failure refuses the request: never allowed unchecked.
       answer = errored(request.uid, 500, `agentgate could not review this request: ${(error as Error).message}`);
     }
+    const { result, reason } = outcomeOf(answer);
+    ctx.metrics.observe(ctx.name, result, reason, (performance.now() - started) / 1000);
     res.status(200).json(answer);
   };
 }
@@ -114,16 +150,41 @@ function reviewHandler(decide: Decide, lookups: ReviewLookups, limit: number) {
 /** Starts the webhook server and resolves once it listens. */
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  const validation = options.validate ?? validateOptions(options.inject);
+  const given = options.inject;
+  const currentInject = typeof given === 'function' ? given : () => given;
+  const buildValidation = options.validate ?? ((inject: InjectOptions) => validateOptions(inject));
+  // Built once per distinct options object (there are at most two: before and after 1.29).
+  const validations = new WeakMap<InjectOptions, ValidateOptions>();
+  const validationFor = (inject: InjectOptions): ValidateOptions => {
+    let found = validations.get(inject);
+    if (!found) validations.set(inject, (found = buildValidation(inject)));
+    return found;
+  };
   const ready = options.ready ?? (() => true);
+  const metrics = options.metrics ?? createWebhookMetrics();
+  const { lookups } = options;
+  const ensureServiceAccount = lookups.ensureServiceAccount;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.get('/healthz', (_req, res) => void res.type('text/plain').send('ok'));
   app.get('/readyz', (_req, res) => void (ready() ? res.type('text/plain').send('ok') : res.status(503).type('text/plain').send('not ready')));
-  app.post('/mutate', reviewHandler((request, inputs) => mutateReview(request, options.inject, inputs), options.lookups, limit));
-  app.post('/validate', reviewHandler((request, inputs) => validateReview(request, validation, inputs), options.lookups, limit));
+  app.get('/metrics', (_req, res) => void res.type(METRICS_CONTENT_TYPE).send(metrics.render()));
+  app.post('/mutate', reviewHandler({
+    name: 'mutate', lookups, limit, metrics,
+    decide: (request, inputs) => mutateReview(request, currentInject(), inputs),
+    ...(ensureServiceAccount
+      ? {
+          beforeAnswer: async (request, inputs, answer) => {
+            if (needsServiceAccount(request, inputs, answer)) await ensureServiceAccount(request.namespace ?? '');
+          },
+        }
+      : {}),
+  }));
+  app.post('/validate', reviewHandler({ name: 'validate', lookups, limit, metrics, decide: (request, inputs) => validateReview(request, validationFor(currentInject()), inputs) }));
   app.use((req, res) => sendStatus(res, failure('NotFound', `${req.method} ${req.path} is not served: use POST /mutate or POST /validate`)));
+  // A decision that throws outside the guarded block still answers with a Status, never a stack.
+  app.use((error: Error, _req: Request, res: Response, _next: (error?: unknown) => void) => sendStatus(res, failure('InternalError', `agentgate could not review this request: ${error.message}`)));
 
   const server = createServer({ cert: options.cert, key: options.key, minVersion: 'TLSv1.2' }, app);
   // The API server keeps connections alive across reviews; keep them longer than its idle timeout.
@@ -136,7 +197,11 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
   return {
     server,
     port,
+    metrics,
     url: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    setCertificate(cert, key) {
+      server.setSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+    },
     async close() {
       const closed = once(server, 'close');
       server.close();

@@ -122,7 +122,7 @@ export const configSchemas = {
     .superRefine(addCrossFieldIssues, always)
     .transform(resolve),
   webhook: z
-    .strictObject({ ...baseShape, webhook: section(webhookSection.extend({ tls: tlsRequired }).required({ sidecarImage: true })) })
+    .strictObject({ ...baseShape, webhook: section(webhookSection.required({ sidecarImage: true })) })
     .superRefine(addCrossFieldIssues, always)
     .transform(resolve),
 };

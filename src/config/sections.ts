@@ -87,6 +87,12 @@ const optOutRule = z.strictObject({
   podLabels: z.record(z.string(), z.string()).optional(),
 });
 
+/** A projected service-account token the operator allows in agent pods (AWS IRSA's aws-iam-token). */
+const allowedTokenVolume = z.strictObject({
+  volumeName: dnsLabel('name of the allowed projected token volume'),
+  audience: text('audience of the allowed projected token'),
+});
+
 /** The mutating and validating admission webhook. */
 export const webhookSection = z.strictObject({
   listen: section(z.strictObject({
@@ -111,6 +117,21 @@ export const webhookSection = z.strictObject({
   })),
   optOut: z.array(optOutRule).default([]),
   namespace: dnsLabel('namespace agentgate runs in').default('agentgate-system'),
+  brokerUrl: url('the broker, as injected sidecars reach it (unset: https://agentgate-broker.<namespace>.svc:8443)', { schemes: ['https'], httpOnLoopback: true }).optional(),
+  injectionVersion: text('written to the agentgate.io/injected-version annotation (unset: this build\'s version)').optional(),
+  policyProfile: dnsLabel('policy profile written to injected pods').default('default'),
+  allowedTokenVolumes: z.array(allowedTokenVolume).default([]),
+  eksSessionPrefix: text('Kubernetes username prefix of grant sessions on EKS (guardrails apply to them)').default('agentgate:grant:'),
+  configurations: section(z.strictObject({
+    mutating: dnsLabel('name of agentgate\'s MutatingWebhookConfiguration').default('agentgate'),
+    validating: dnsLabel('name of agentgate\'s ValidatingWebhookConfiguration').default('agentgate'),
+  })),
+  serviceName: dnsLabel('Service in front of the webhook (the self-bootstrapped certificate names <service>.<namespace>.svc)').default('agentgate-webhook'),
+  tlsSecret: dnsLabel('Secret holding the self-bootstrapped CA and certificate (used when tls.certFile is unset)').default('agentgate-webhook-tls'),
+  leaderElection: bool('elect one replica (a coordination.k8s.io Lease) for the controller and certificate rotation').default(true),
+  leaseName: dnsLabel('Lease of the leader election').default('agentgate-webhook'),
+  clusterVersionInterval: duration('how often the cluster version is read again', 10_000, 24 * HOUR).prefault('10m'),
+  kubeconfig: path('kubeconfig to reach the API server (unset: the in-cluster service account)').optional(),
 });
 
 /** The cluster this process serves. */

@@ -137,7 +137,6 @@ const services: { name: string; env: Record<string, string>; args?: string[] }[]
   { name: 'broker', env: { AGENTGATE_BROKER_REDIS_URL: 'redis://:pw@127.0.0.1:6379', AGENTGATE_BROKER_TLS_CERT_FILE: '/c', AGENTGATE_BROKER_TLS_KEY_FILE: '/k' } },
   { name: 'sidecar', env: {}, args: ['--sidecar.broker-url', 'https://broker.agentgate-system.svc:8443'] },
   { name: 'gateway', env: { AGENTGATE_SIDECAR_BROKER_URL: 'https://b:8443', AGENTGATE_OIDC_ISSUER: 'https://idp.example', AGENTGATE_OIDC_AUDIENCE: 'agentgate' } },
-  { name: 'webhook', env: { AGENTGATE_WEBHOOK_TLS_CERT_FILE: '/c', AGENTGATE_WEBHOOK_TLS_KEY_FILE: '/k', AGENTGATE_WEBHOOK_SIDECAR_IMAGE: 'ghcr.io/example/agentgate:0.1.0' } },
 ];
 
 for (const row of services) {
@@ -146,6 +145,12 @@ for (const row of services) {
     t.deepEqual(run, { code: 69, stdout: '', stderr: `agentgate ${row.name}: not available yet: arrives with the [${row.name}] issue\n` });
   });
 }
+
+test('the webhook outside a pod without a kubeconfig exits 1 and says what to set', async (t) => {
+  const run = await agentgate(['webhook'], { AGENTGATE_WEBHOOK_SIDECAR_IMAGE: 'ghcr.io/example/agentgate:0.1.0' });
+  t.is(run.code, 1);
+  t.is(run.stderr, 'agentgate webhook: not running in a pod (no in-cluster API server address): set webhook.kubeconfig (AGENTGATE_WEBHOOK_KUBECONFIG) to a kubeconfig file\n');
+});
 
 test('the sidecar refuses a non-loopback API listener at start', async (t) => {
   const run = await agentgateInProcess(['sidecar', '--sidecar.api.host', '0.0.0.0'], { AGENTGATE_SIDECAR_BROKER_URL: 'https://b:8443' });

@@ -126,7 +126,8 @@ const roles: { role: ConfigRole; missing: string[] }[] = [
   { role: 'broker', missing: ['broker.tls.certFile', 'broker.tls.keyFile', 'broker.redisUrl'] },
   { role: 'sidecar', missing: ['sidecar.brokerUrl'] },
   { role: 'gateway', missing: ['sidecar.brokerUrl', 'oidc.issuer', 'oidc.audience'] },
-  { role: 'webhook', missing: ['webhook.tls.certFile', 'webhook.tls.keyFile', 'webhook.sidecarImage'] },
+  // Without certificate files the webhook bootstraps its own TLS, so only the image is required.
+  { role: 'webhook', missing: ['webhook.sidecarImage'] },
 ];
 
 for (const row of roles) {

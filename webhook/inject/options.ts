@@ -46,6 +46,8 @@ export interface InjectOptions {
   version: string;
   /** False on clusters before 1.29, which lack native sidecars: injection is refused. */
   nativeSidecars: boolean;
+  /** The cluster's gitVersion as read from /version, named in the refusal when it is too old. */
+  clusterVersion?: string;
 }
 
 /**

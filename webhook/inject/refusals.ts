@@ -140,7 +140,8 @@ export function tokenFindings(spec: JsonObject, options: InjectOptions, secretTy
 export function podFindings(spec: JsonObject, options: InjectOptions, secretTypes: SecretTypes): Refusal[] {
   const out: Refusal[] = [];
   if (!options.nativeSidecars) {
-    out.push({ code: 'native-sidecar-unsupported', message: 'this cluster is older than Kubernetes 1.29 and lacks native sidecars: upgrade the cluster, agentgate cannot inject its sidecar before 1.29' });
+    const cluster = options.clusterVersion ? `this cluster runs Kubernetes ${options.clusterVersion}, which is older than 1.29` : 'this cluster is older than Kubernetes 1.29';
+    out.push({ code: 'native-sidecar-unsupported', message: `${cluster} and lacks native sidecars (init containers with restartPolicy Always): upgrade the cluster, agentgate cannot inject its sidecar before 1.29` });
     return out;
   }
   out.push(...hostFindings(spec));

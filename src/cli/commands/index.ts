@@ -6,9 +6,10 @@ import { auditCommand, auditVerifyCommand } from './audit.ts';
 import { plannedCommands } from './planned.ts';
 import { policyTestCommand } from './policy-test.ts';
 import { versionCommand } from './version.ts';
+import { webhookCommand } from './webhook.ts';
 
 /** Implemented commands; each replaces the planned entry of the same name. */
-const implemented: readonly Command[] = [auditCommand, auditVerifyCommand, policyTestCommand, versionCommand];
+const implemented: readonly Command[] = [auditCommand, auditVerifyCommand, policyTestCommand, versionCommand, webhookCommand];
 
 /** Every command, services first, then operator tools, then the others. */
 export const commands: readonly Command[] = [
