@@ -64,6 +64,8 @@ export const Reasons = Object.freeze({
   'role-aggregation': 'Aggregated ClusterRoles cannot be written by grant identities: their rules come from other roles.',
   // Audit (appended with the audit store): the sidecar fails closed rather than act unaudited.
   'audit-spool-full': "This pod's audit spool is full, so requests are refused until its audit events reach the broker; retry shortly.",
+  // Masking (appended with the masking library).
+  'masked-value-write-back': 'The request carries a value agentgate masked when it was read; writing it back would overwrite the real value. Send the real value, or patch only the fields you mean to change.',
 } as const);
 
 /** A reason code agentgate knows. */

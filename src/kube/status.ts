@@ -21,7 +21,9 @@ export type StatusReason =
   | 'TooManyRequests'
   | 'InternalError'
   | 'ServiceUnavailable'
-  | 'Timeout';
+  | 'Timeout'
+  // agentgate's own: a write that carries a masked value back (kubectl prints the reason as is).
+  | 'MaskedValueWriteBack';
 
 /** One cause in `details.causes`; agentgate puts its stable reason code in `reason`. */
 export interface StatusCause {
@@ -69,6 +71,7 @@ export const STATUS_CODES: Readonly<Record<StatusReason, number>> = {
   InternalError: 500,
   ServiceUnavailable: 503,
   Timeout: 504,
+  MaskedValueWriteBack: 422,
 };
 
 /**

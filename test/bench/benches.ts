@@ -4,6 +4,7 @@
  */
 import { parseRequest } from '../../src/request/index.ts';
 import { opsPerSecond, type Bench } from './measure.ts';
+import { maskingBenches } from './masking.ts';
 import { webhookBenches } from './webhook.ts';
 
 /** Paths as kubectl and client-go send them, from list to exec and discovery. */
@@ -42,5 +43,6 @@ export const benches: Bench[] = [
       return { name: 'request-attributes-parse', value, unit: 'ops/s', baseline, ratio: Number((value / baseline).toFixed(2)), baselineName: 'new URL() + split' };
     },
   },
+  ...maskingBenches,
   ...webhookBenches,
 ];
