@@ -6,6 +6,8 @@ import type { IdentityKey } from '../contracts/identity.ts';
 import type { Grant } from '../contracts/stream.ts';
 import type { AgentgateRedis } from '../redis/client.ts';
 
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
 /** The queue's name. */
 export const GRANT_EXPIRY_QUEUE = 'grant-expiry';
 
@@ -88,9 +90,23 @@ export class GrantExpiry {
     return worker;
   }
 
-  /** Stops the workers (letting running jobs finish) and the queue. */
-  async close(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.close()));
-    await this.#queue.close();
+  /**
+   * Stops the workers and the queue, each step bounded by `timeoutMs`. BullMQ's graceful close
+   * waits forever for a blocking read sent before a Redis restart, and its queue close rejects
+   * unhandled while the connection is still reconnecting: so the queue's connection is probed
+   * first, and the workers are forced (an interrupted expiry job is retried: revocation is
+   * idempotent).
+   */
+  async close(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      // Each probe is bounded too: with Redis gone, a BullMQ call may wait for a reconnect forever.
+      const answered = await Promise.race([this.#queue.getJob('agentgate-close-probe').then(() => true, () => false), pause(500).then(() => false)]);
+      if (answered) break;
+      await pause(100);
+    }
+    const bounded = (work: Promise<unknown>): Promise<unknown> => Promise.race([work.catch(() => undefined), pause(timeoutMs)]);
+    await bounded(Promise.all(this.#workers.map((w) => w.close(true))));
+    await bounded(this.#queue.close());
   }
 }

@@ -134,8 +134,6 @@ test('a service with an invalid configuration exits 78 and prints every error, s
 });
 
 const services: { name: string; env: Record<string, string>; args?: string[] }[] = [
-  { name: 'broker', env: { AGENTGATE_BROKER_REDIS_URL: 'redis://:pw@127.0.0.1:6379', AGENTGATE_BROKER_TLS_CERT_FILE: '/c', AGENTGATE_BROKER_TLS_KEY_FILE: '/k' } },
-  { name: 'sidecar', env: {}, args: ['--sidecar.broker-url', 'https://broker.agentgate-system.svc:8443'] },
   { name: 'gateway', env: { AGENTGATE_SIDECAR_BROKER_URL: 'https://b:8443', AGENTGATE_OIDC_ISSUER: 'https://idp.example', AGENTGATE_OIDC_AUDIENCE: 'agentgate' } },
 ];
 

@@ -3,13 +3,18 @@
 
 import type { Command } from '../command.ts';
 import { auditCommand, auditVerifyCommand } from './audit.ts';
+import { brokerCommand } from './broker.ts';
+import { freezeCommand } from './freeze.ts';
+import { grantsCommand } from './grants.ts';
 import { plannedCommands } from './planned.ts';
 import { policyTestCommand } from './policy-test.ts';
+import { requestCommand } from './request.ts';
+import { revokeCommand } from './revoke.ts';
 import { versionCommand } from './version.ts';
 import { webhookCommand } from './webhook.ts';
 
 /** Implemented commands; each replaces the planned entry of the same name. */
-const implemented: readonly Command[] = [auditCommand, auditVerifyCommand, policyTestCommand, versionCommand, webhookCommand];
+const implemented: readonly Command[] = [auditCommand, auditVerifyCommand, policyTestCommand, versionCommand, webhookCommand, brokerCommand, grantsCommand, revokeCommand, freezeCommand, requestCommand];
 
 /** Every command, services first, then operator tools, then the others. */
 export const commands: readonly Command[] = [
