@@ -108,5 +108,7 @@ export class GrantExpiry {
     const bounded = (work: Promise<unknown>): Promise<unknown> => Promise.race([work.catch(() => undefined), pause(timeoutMs)]);
     await bounded(Promise.all(this.#workers.map((w) => w.close(true))));
     await bounded(this.#queue.close());
+    // Whatever did not close in time is cut, so no reconnect loop keeps the process alive.
+    await bounded(Promise.all([...this.#workers.map((w) => w.disconnect()), this.#queue.disconnect()]));
   }
 }
