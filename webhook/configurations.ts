@@ -62,7 +62,14 @@ export function webhookConfigurations(options: WebhookConfigurationOptions): { m
     { apiGroups: ['batch'], apiVersions: ['v1'], operations: write, resources: ['jobs', 'cronjobs'], scope: '*' },
     { apiGroups: ['rbac.authorization.k8s.io'], apiVersions: ['v1'], operations: write, resources: ['roles', 'rolebindings', 'clusterroles', 'clusterrolebindings'], scope: '*' },
     { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['namespaces'], scope: '*' },
+    // Service-account tokens by any route: a token Secret, or a TokenRequest (which could carry
+    // the broker's audience for the agent account and pass for a sidecar).
+    { apiGroups: [''], apiVersions: ['v1'], operations: write, resources: ['secrets'], scope: 'Namespaced' },
+    { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['serviceaccounts/token'], scope: 'Namespaced' },
   ];
+  // Token Secrets in agent namespaces, whoever writes them: an agent pod could mount one later.
+  const tokenSecretRules = [{ apiGroups: [''], apiVersions: ['v1'], operations: write, resources: ['secrets'], scope: 'Namespaced' }];
+  const isTokenSecret = { matchConditions: [{ name: 'service-account-token-secret', expression: "has(object.type) && object.type == 'kubernetes.io/service-account-token'" }] };
   const bindingRules = [{ apiGroups: ['rbac.authorization.k8s.io'], apiVersions: ['v1'], operations: write, resources: ['rolebindings', 'clusterrolebindings'], scope: '*' }];
   // Only bindings naming the zero-permission account reach the webhook: other writers are never slowed.
   const namesAgentAccount = { matchConditions: [{ name: 'binds-agent-account', expression: `has(object.subjects) && object.subjects.exists(s, s.kind == 'ServiceAccount' && s.name == ${cel(layout.serviceAccountName)})` }] };
@@ -86,6 +93,7 @@ export function webhookConfigurations(options: WebhookConfigurationOptions): { m
         validatingHook('guardrails.agentgate.io', { namespaceSelector: {}, objectSelector: {} }, guardrailRules, grantOnly),
         validatingHook('own-namespace.agentgate.io', { namespaceSelector: { matchLabels: { [NAME_LABEL]: options.agentgateNamespace } }, objectSelector: {} }, [{ apiGroups: ['*'], apiVersions: ['*'], operations: ['*'], resources: ['*/*'], scope: 'Namespaced' }], grantOnly),
         validatingHook('agent-account-bindings.agentgate.io', { namespaceSelector: {}, objectSelector: {} }, bindingRules, namesAgentAccount),
+        validatingHook('token-secrets.agentgate.io', { namespaceSelector: labelled, objectSelector: {} }, tokenSecretRules, isTokenSecret),
       ],
     },
   };

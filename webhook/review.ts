@@ -33,9 +33,18 @@ function isPod(request: AdmissionRequest): boolean {
   return request.resource.group === '' && request.resource.resource === 'pods';
 }
 
-/** Runs the lookups a request needs; cluster-scoped and non-pod requests need none. */
+function isSecretWrite(request: AdmissionRequest): boolean {
+  return request.resource.group === '' && request.resource.resource === 'secrets' && (request.operation === 'CREATE' || request.operation === 'UPDATE');
+}
+
+/**
+ * Runs the lookups a request needs: pods need their namespace's labels and the types of the
+ * Secrets they use; Secret writes need the labels (a token Secret in an agent namespace is
+ * refused); cluster-scoped and other requests need none.
+ */
 export async function reviewInputs(request: AdmissionRequest, lookups: ReviewLookups): Promise<ReviewInputs> {
   const namespace = request.namespace ?? '';
+  if (namespace !== '' && isSecretWrite(request)) return { namespaceLabels: await lookups.namespaceLabels(namespace), secretTypes: new Map() };
   if (!isPod(request) || namespace === '' || request.operation === 'DELETE') return { namespaceLabels: {}, secretTypes: new Map() };
   const [namespaceLabels, secretTypes] = await Promise.all([lookups.namespaceLabels(namespace), lookupSecretTypes(request.object, namespace, lookups.secretType)]);
   return { namespaceLabels, secretTypes };

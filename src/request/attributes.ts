@@ -25,7 +25,9 @@
  * path (`.` or `..` segments, empty segments, encoded slashes or backslashes in a segment, bad
  * percent-encoding, control characters, overlong paths, an unparsable selector, unknown methods),
  * this parser refuses with a `RequestPathError` (a 400 `Status`) instead of guessing: a guess
- * could authorize one object and forward a request for another.
+ * could authorize one object and forward a request for another. Likewise refused: `#`, spaces and
+ * raw non-ASCII bytes in the target, `?`/`#`/spaces encoded in a segment, and resource paths whose
+ * group, version, resource, namespace or name no served API can have (the API server would 404).
  */
 
 import type { RequestAttributes } from '../contracts/attributes.ts';
@@ -34,7 +36,7 @@ export type { RequestAttributes };
 
 /** Why a path was refused; `code` is stable, `message` is for the agent. */
 export interface RequestPathError {
-  code: 'path-dot-segment' | 'path-empty-segment' | 'path-encoded-separator' | 'path-bad-encoding' | 'path-control-character' | 'path-too-long' | 'path-not-absolute' | 'path-incomplete' | 'selector-invalid' | 'method-unsupported';
+  code: 'path-dot-segment' | 'path-empty-segment' | 'path-encoded-separator' | 'path-bad-encoding' | 'path-control-character' | 'path-reserved-character' | 'path-not-kubernetes' | 'path-too-long' | 'path-not-absolute' | 'path-incomplete' | 'selector-invalid' | 'method-unsupported';
   message: string;
 }
 
@@ -47,6 +49,16 @@ export const MAX_PATH_LENGTH = 2048;
 /** C0 controls and DEL: never part of a name the API server would route. */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\x00-\x1f\x7f]/;
+
+/**
+ * Raw bytes a request target never holds unencoded (RFC 3986): `#` (a fragment, which the API
+ * server would keep in the name), spaces, and bytes above 0x7e, which Node hands over as latin1
+ * while the API server reads them as UTF-8, so the two would see different names.
+ */
+const RAW_RESERVED = /[#\s\x80-\uffff]/;
+
+/** Decoded characters the attribute contract's `path` cannot carry and no Kubernetes name needs. */
+const DECODED_RESERVED = /[?#\s]/;
 
 const METHOD_VERBS: Record<string, string> = { GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
 const NON_RESOURCE_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -63,6 +75,7 @@ function splitSegments(rawPath: string): string[] | ParseResult {
   if (rawPath.length > MAX_PATH_LENGTH) return refuse('path-too-long', `the request path is longer than ${MAX_PATH_LENGTH} bytes`);
   if (rawPath.charCodeAt(0) !== 47 /* / */) return refuse('path-not-absolute', 'the request path must start with "/"');
   if (CONTROL.test(rawPath)) return refuse('path-control-character', 'the request path contains a control character');
+  if (RAW_RESERVED.test(rawPath)) return refuse('path-reserved-character', 'the request path contains "#", a space or a non-ASCII byte: percent-encode it');
   const segments: string[] = [];
   const end = rawPath.length > 1 && rawPath.charCodeAt(rawPath.length - 1) === 47 ? rawPath.length - 1 : rawPath.length;
   let start = 1;
@@ -95,6 +108,8 @@ function decodeSegment(raw: string): string | ParseResult {
     return refuse('path-encoded-separator', `the request path segment "${raw}" encodes a path separator`);
   }
   if (CONTROL.test(decoded)) return refuse('path-control-character', 'the request path contains a control character');
+  // A decoded "?" or "#" would end the path for any reader that re-parses it (the broker contract does).
+  if (DECODED_RESERVED.test(decoded)) return refuse('path-reserved-character', `the request path segment "${raw}" encodes "?", "#" or a space, which no Kubernetes name holds`);
   return decoded;
 }
 
@@ -113,13 +128,15 @@ function queryBool(value: string): boolean {
  */
 export function exactFieldMatch(selector: string, field: string): string | undefined {
   let found: string | undefined;
-  for (const term of splitUnescaped(selector, ',')) {
+  // fields.ParseSelector sorts the terms before it builds the selector, so with two exact terms
+  // for one field the API server names the first in sorted order, not in the order written.
+  for (const term of splitUnescaped(selector, ',').sort()) {
     if (term === '') continue;
     const op = findOperator(term);
     if (!op) throw new Error(`invalid field selector "${selector}": can't understand "${term}"`);
     const key = term.slice(0, op.index);
     const value = unescapeFieldValue(term.slice(op.index + op.operator.length));
-    // The first term that pins the field wins, as andTerm.RequiresExactMatch does.
+    // The first (sorted) term that pins the field wins, as andTerm.RequiresExactMatch does.
     if (found === undefined && key === field && op.operator !== '!=') found = value;
   }
   return found;
@@ -248,8 +265,11 @@ export function parseRequest(method: string, url: string): ParseResult {
   const split = splitSegments(rawPath);
   if (!Array.isArray(split)) return split;
   const parts = split;
-  // The decoded path; the raw one serves when nothing was decoded or trimmed (the common case).
-  const path = parts.length === 0 ? '/' : !rawPath.includes('%') && rawPath.charCodeAt(rawPath.length - 1) !== 47 ? rawPath : '/' + parts.join('/');
+  // The decoded path; the raw one serves when nothing was decoded (the common case). A trailing
+  // slash is kept: the API server authorizes non-resource URLs on the path as sent, so `/healthz/`
+  // checked here as `/healthz` would be checked against one URL and forwarded as another.
+  const trailing = rawPath.length > 1 && rawPath.charCodeAt(rawPath.length - 1) === 47;
+  const path = parts.length === 0 ? '/' : !rawPath.includes('%') ? rawPath : `/${parts.join('/')}${trailing ? '/' : ''}`;
 
   const prefix = parts[0];
   if (parts.length < 3 || (prefix !== 'api' && prefix !== 'apis')) return nonResource(method, path);
@@ -299,5 +319,27 @@ export function parseRequest(method: string, url: string): ParseResult {
   }
   if (name === '' && verb === 'delete' && verbFromMethod) verb = 'deletecollection';
 
+  const odd = unservable(apiGroup, apiVersion, resource, subresource, namespace, name);
+  if (odd !== undefined) return refuse('path-not-kubernetes', `${odd} in ${path} cannot name anything the API server serves`);
   return { ok: true, attributes: { isResourceRequest: true, path, verb, apiGroup, apiVersion, resource, subresource, namespace, name } };
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const VERSION = /^v[0-9]+((alpha|beta)[0-9]+)?$/;
+
+/**
+ * The first part of a resource path that no served API can have (groups are DNS subdomains,
+ * versions `v1`/`v1beta1`, resources and namespaces DNS labels, names at most 253 bytes), the
+ * same bounds the broker contract checks: refused here with a 400, so such a request never becomes
+ * a "broker refused" 503 that clients retry.
+ */
+function unservable(apiGroup: string, apiVersion: string, resource: string, subresource: string, namespace: string, name: string): string | undefined {
+  if (apiGroup !== '' && (apiGroup.length > 253 || !DNS_SUBDOMAIN.test(apiGroup))) return `the API group "${apiGroup}"`;
+  if (!VERSION.test(apiVersion)) return `the version "${apiVersion}"`;
+  if (!DNS_LABEL.test(resource)) return `the resource "${resource}"`;
+  if (subresource !== '' && !DNS_LABEL.test(subresource)) return `the subresource "${subresource}"`;
+  if (namespace !== '' && !DNS_LABEL.test(namespace)) return `the namespace "${namespace}"`;
+  if (name.length > 253) return 'a name longer than 253 bytes';
+  return undefined;
 }

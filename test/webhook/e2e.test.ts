@@ -167,6 +167,42 @@ test.serial('a grant identity\'s privileged Deployment is refused whether create
   t.is(admin.code, 0, admin.stderr);
 });
 
+test.serial('a service-account-token Secret is refused in a labelled namespace for any writer, and a grant identity cannot request tokens', async (t) => {
+  const version = '1.33';
+  const run = (args: string[], input?: string, kubeconfig?: string) => cluster.run(version, args, input, kubeconfig);
+  t.is((await run(['create', 'namespace', 'tokens'])).code, 0);
+  t.is((await run(['label', 'namespace', 'tokens', 'agentgate.io/inject=enabled'])).code, 0);
+  t.is((await run(['create', 'namespace', 'plain'])).code, 0);
+  const tokenSecret = (namespace: string) => JSON.stringify({
+    apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/service-account-token',
+    metadata: { name: 'long-lived', namespace, annotations: { 'kubernetes.io/service-account.name': 'default' } },
+  });
+  const refused = await run(['create', '-f', '-'], tokenSecret('tokens'));
+  t.not(refused.code, 0);
+  t.regex(refused.stderr, /admission webhook "token-secrets\.agentgate\.io" denied the request: Secret long-lived is of type kubernetes\.io\/service-account-token in a namespace labelled for agentgate/);
+  const elsewhere = await run(['create', '-f', '-'], tokenSecret('plain'));
+  t.is(elsewhere.code, 0, elsewhere.stderr);
+  const opaque = await run(['create', 'secret', 'generic', 'app', '-n', 'tokens', '--from-literal=k=v']);
+  t.is(opaque.code, 0, opaque.stderr);
+
+  // A grant identity allowed by RBAC to create tokens is still refused by the guardrail.
+  const grant = await run(['create', 'serviceaccount', 'agentgate-grant-tok', '-n', 'agentgate-system']);
+  t.is(grant.code, 0, grant.stderr);
+  const rbac = await run(['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'v1', kind: 'List', items: [
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'tokens', namespace: 'tokens' }, rules: [{ apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'] }] },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'tokens', namespace: 'tokens' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'tokens' }, subjects: [{ kind: 'ServiceAccount', name: 'agentgate-grant-tok', namespace: 'agentgate-system' }] },
+    ],
+  }));
+  t.is(rbac.code, 0, rbac.stderr);
+  const token = await run(['create', 'token', 'agentgate-grant-tok', '-n', 'agentgate-system']);
+  const grantConfig = `${cluster.dir}/grant-tok.kubeconfig`;
+  await cluster.api.writeKubeconfig(grantConfig, token.stdout.trim());
+  const minted = await run(['create', 'token', 'default', '-n', 'tokens', '--audience', 'agentgate-broker'], undefined, grantConfig);
+  t.not(minted.code, 0);
+  t.regex(minted.stderr, /admission webhook "guardrails\.agentgate\.io" denied the request: serviceaccounts\/default\/token: grant identities cannot request service-account tokens/);
+});
+
 test.serial('GET /metrics counts the admissions of this run by result and reason', async (t) => {
   const body = await new Promise<string>((resolve, reject) => {
     const req = httpsRequest({ host: '127.0.0.1', port: webhookPort, path: '/metrics', ca: cluster.api.caPem, servername: 'localhost' }, (res) => {

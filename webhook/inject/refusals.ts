@@ -4,7 +4,7 @@ import type { ReasonCode } from '../../src/contracts/reasons.ts';
 import { obj, objects, str, type JsonObject } from './json.ts';
 import { capabilityName, type InjectOptions } from './options.ts';
 import { agentgateVolumeNames } from './sidecar.ts';
-import { foreignTokens, pluginVolumeNames, secretUses, TOKEN_MOUNT_PATH } from './token-volume.ts';
+import { foreignTokens, isServiceAccountPath, pluginVolumeNames, podCertificateVolumes, secretUses, TOKEN_MOUNT_PATH } from './token-volume.ts';
 
 /** Why a pod is refused: a stable code and a message that says what to change. */
 export interface Refusal {
@@ -65,7 +65,7 @@ function mountFindings(container: JsonObject, field: string, spec: JsonObject, o
     const path = str(mount.mountPath) ?? '';
     if (volume === brokerToken.volumeName) {
       out.push({ code: 'service-account-token-volume', message: `${field} ${name} mounts ${volume}, the sidecar's broker token: only the sidecar may mount it` });
-    } else if ((path === TOKEN_MOUNT_PATH || path.startsWith(`${TOKEN_MOUNT_PATH}/`)) && !plugin.has(volume) && volume !== sharedVolume.name) {
+    } else if (isServiceAccountPath(path) && !plugin.has(volume) && volume !== sharedVolume.name) {
       out.push({ code: 'service-account-path-mount', message: `${field} ${name} mounts volume ${volume} at ${path}: mount it elsewhere, agentgate places the sidecar's credentials in ${TOKEN_MOUNT_PATH}` });
     }
   }
@@ -121,6 +121,9 @@ export function tokenFindings(spec: JsonObject, options: InjectOptions, secretTy
       code: 'service-account-token-volume',
       message: `volume ${token.volume} projects a service-account token${token.audience ? ` (audience ${token.audience})` : ''}: remove it, agent pods reach the API only through the sidecar${token.volume === 'aws-iam-token' ? ' (an operator can allow-list IRSA)' : ''}`,
     });
+  }
+  for (const volume of podCertificateVolumes(objects(spec.volumes))) {
+    out.push({ code: 'service-account-token-volume', message: `volume ${volume} projects a pod certificate (podCertificate): remove it, it is a client credential of the pod's service account and agent pods reach the API only through the sidecar` });
   }
   for (const use of secretUses(spec)) {
     const type = secretTypes.get(use.secret);

@@ -1,5 +1,6 @@
 // The `kube-api-access-*` volume the API server's ServiceAccount admission plugin adds before any
 // webhook runs, and every other way a pod could carry a service-account token of its own.
+import { posix } from 'node:path';
 import { isObject, obj, objects, str, type JsonObject } from './json.ts';
 import type { InjectOptions } from './options.ts';
 
@@ -7,6 +8,17 @@ import type { InjectOptions } from './options.ts';
 export const TOKEN_VOLUME_PREFIX = 'kube-api-access-';
 /** Where the ServiceAccount plugin mounts it. */
 export const TOKEN_MOUNT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/**
+ * True when a container mount path lands on or under the service-account directory. The API
+ * server only forbids `..` in mount paths, so `//`, `/./` and a trailing `/` name the same
+ * directory in other words; `/run/...` is the same place in images where /var/run links to /run.
+ */
+export function isServiceAccountPath(mountPath: string): boolean {
+  const clean = posix.normalize(mountPath).replace(/(.)\/+$/, '$1');
+  const under = (root: string): boolean => clean === root || clean.startsWith(`${root}/`);
+  return under(TOKEN_MOUNT_PATH) || under(TOKEN_MOUNT_PATH.replace(/^\/var\/run\//, '/run/'));
+}
 
 function isStandardSources(sources: JsonObject[]): boolean {
   if (sources.length !== 3) return false;
@@ -41,6 +53,14 @@ export function pluginVolumeNames(volumes: JsonObject[]): Set<string> {
 export interface ForeignToken {
   volume: string;
   audience: string | undefined;
+}
+
+/**
+ * Projected `podCertificate` sources: the kubelet obtains an X.509 client certificate for the pod
+ * (Kubernetes 1.34+), a credential of the pod's service account that the gate would not see.
+ */
+export function podCertificateVolumes(volumes: JsonObject[]): string[] {
+  return volumes.filter((v) => objects(obj(v.projected).sources).some((source) => source.podCertificate !== undefined)).map((v) => str(v.name) ?? '');
 }
 
 /**

@@ -7,7 +7,7 @@ import type { InjectOptions } from './options.ts';
 import type { InjectResult } from './pod.ts';
 import { combine, containerFindings, tokenFindings, type Refusal, type SecretTypes } from './refusals.ts';
 import { agentgateVolumeNames } from './sidecar.ts';
-import { TOKEN_MOUNT_PATH } from './token-volume.ts';
+import { isServiceAccountPath } from './token-volume.ts';
 
 /** True when the pod carries agentgate's sidecar among its init containers. */
 export function isInjected(pod: unknown, options: InjectOptions): boolean {
@@ -72,7 +72,7 @@ function ephemeralFindings(container: JsonObject, options: InjectOptions, secret
     const path = str(mount.mountPath) ?? '';
     if (mount.name === brokerToken.volumeName) {
       out.push({ code: 'ephemeral-broker-token', message: `${field} ${name} mounts ${brokerToken.volumeName}: remove the mount, only the sidecar may read its broker token` });
-    } else if ((path === TOKEN_MOUNT_PATH || path.startsWith(`${TOKEN_MOUNT_PATH}/`)) && mount.name !== sharedVolume.name) {
+    } else if (isServiceAccountPath(path) && mount.name !== sharedVolume.name) {
       out.push({ code: 'service-account-path-mount', message: `${field} ${name} mounts ${str(mount.name) ?? ''} at ${path}: mount it elsewhere, agentgate places the sidecar's credentials there` });
     }
   }

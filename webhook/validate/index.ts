@@ -5,7 +5,7 @@ import type { AdmissionRequest } from '../admission.ts';
 import { obj, str } from '../inject/json.ts';
 import type { InjectOptions } from '../inject/options.ts';
 import { injectPod } from '../inject/pod.ts';
-import { combine, type Refusal, type SecretTypes } from '../inject/refusals.ts';
+import { combine, SERVICE_ACCOUNT_TOKEN_TYPE, type Refusal, type SecretTypes } from '../inject/refusals.ts';
 import { isAgentPod } from '../inject/select.ts';
 import { injectEphemeral, isInjected, reviewPodUpdate } from '../inject/update.ts';
 import { grantIdentityPredicate, type GrantIdentityPredicate } from './grant-identity.ts';
@@ -87,14 +87,40 @@ function grantFindings(request: AdmissionRequest, options: ValidateOptions): Ref
   if (group === 'admissionregistration.k8s.io' && WEBHOOK_RESOURCES.has(resource) && options.webhookConfigurationNames.includes(name)) {
     out.push({ code: 'agentgate-webhook', message: `${resource} ${name} is agentgate's: grant identities cannot change it` });
   }
-  // DELETE carries no object: only the two checks above apply to it.
   const sub = request.subResource ?? '';
+  // A TokenRequest by a grant identity could mint a token with the broker's audience for the
+  // agent account, bound to the agent's own pod: the broker would take it for the sidecar.
+  if (group === '' && resource === 'serviceaccounts' && sub === 'token') {
+    out.push({ code: 'serviceaccount-token', message: `serviceaccounts/${name}/token: grant identities cannot request service-account tokens` });
+  }
+  if (isServiceAccountTokenSecret(request)) {
+    out.push({ code: 'service-account-token-secret', message: `Secret ${name} is of type ${SERVICE_ACCOUNT_TOKEN_TYPE}: grant identities cannot create service-account tokens` });
+  }
+  // DELETE carries no object: only the checks above apply to it.
   if (request.object === undefined || request.object === null || (sub !== '' && sub !== 'ephemeralcontainers')) return out;
   const { kind } = request.kind;
   const template = podSpecOf(request.kind.group, kind, request.object);
   if (template) out.push(...podSpecGuardrails(template.spec, template.path));
   if (request.kind.group === 'rbac.authorization.k8s.io') out.push(...bindingGuardrails(kind, request.object), ...roleGuardrails(kind, request.object));
   return out;
+}
+
+/** A Secret of the service-account-token type being written: the token controller fills it with a long-lived token. */
+function isServiceAccountTokenSecret(request: AdmissionRequest): boolean {
+  return request.resource.group === '' && request.resource.resource === 'secrets' && (request.subResource ?? '') === '' && obj(request.object).type === SERVICE_ACCOUNT_TOKEN_TYPE;
+}
+
+/**
+ * A service-account-token Secret in a namespace labelled for injection, by any writer. The pod
+ * check looks Secret types up at admission only: a pod may name a Secret that does not exist yet
+ * (the kubelet waits for it), or one deleted and re-created later as a token Secret (the kubelet
+ * refreshes Secret volumes, and re-reads env on a restart). Refusing the Secret closes that gap.
+ */
+function labelledNamespaceFindings(request: AdmissionRequest, options: ValidateOptions, inputs: ValidateInputs): Refusal[] {
+  const { labels } = options.inject.layout;
+  if (!isServiceAccountTokenSecret(request) || inputs.namespaceLabels[labels.namespaceInject] !== labels.namespaceInjectValue) return [];
+  const name = request.name ?? str(obj(obj(request.object).metadata).name) ?? '';
+  return [{ code: 'service-account-token-secret', message: `Secret ${name} is of type ${SERVICE_ACCOUNT_TOKEN_TYPE} in a namespace labelled for agentgate: agent pods there could mount it and reach the API around the sidecar; keep such Secrets out of agent namespaces` }];
 }
 
 /**
@@ -104,6 +130,7 @@ function grantFindings(request: AdmissionRequest, options: ValidateOptions): Ref
 export function validateAdmission(request: AdmissionRequest, options: ValidateOptions, inputs: ValidateInputs): Refusal | undefined {
   const findings: Refusal[] = [];
   if (isPodRequest(request)) findings.push(...agentPodFindings(request, options, inputs));
+  findings.push(...labelledNamespaceFindings(request, options, inputs));
   if (request.kind.group === 'rbac.authorization.k8s.io' && request.object) {
     findings.push(...bindingFindingsForAll(request.kind.kind, request.object, options.inject.layout.serviceAccountName));
   }

@@ -81,7 +81,23 @@ const tokenHandlers: Record<string, SubresourceHandler> = {
   create: async (ctx) => {
     const body = decodeObjectBody(ctx.req.headers['content-type'], await readBody(ctx.req));
     if (!ctx.state.store.get('serviceaccounts', ctx.info.namespace, ctx.info.name)) throw notFound('serviceaccounts', '', ctx.info.name);
-    writeJson(ctx.res, 201, ctx.state.tokenRequest(ctx.info.namespace, ctx.info.name, body));
+    // The real server admits a TokenRequest like any create: CREATE on serviceaccounts/token,
+    // kind authentication.k8s.io/v1 TokenRequest, so webhooks can refuse it.
+    const request = body as Partial<KubeObject>;
+    const object: KubeObject = {
+      ...request,
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      metadata: { ...(request.metadata ?? {}), name: ctx.info.name, namespace: ctx.info.namespace },
+    };
+    const admitted = await ctx.state.admit({
+      operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'serviceaccounts' }, subResource: 'token',
+      kind: { group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest' },
+      namespace: ctx.info.namespace, name: ctx.info.name, object, oldObject: undefined,
+      options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions', metadata: {} }, userInfo: ctx.user, dryRun: false,
+    });
+    ctx.warnings.push(...admitted.warnings);
+    writeJson(ctx.res, 201, ctx.state.tokenRequest(ctx.info.namespace, ctx.info.name, admitted.object ?? body));
   },
 };
 
