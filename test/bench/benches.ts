@@ -4,6 +4,7 @@
  */
 import { parseRequest } from '../../src/request/index.ts';
 import { opsPerSecond, type Bench } from './measure.ts';
+import { brokerBenches } from './broker.ts';
 import { maskingBenches } from './masking.ts';
 import { webhookBenches } from './webhook.ts';
 
@@ -44,5 +45,6 @@ export const benches: Bench[] = [
     },
   },
   ...maskingBenches,
+  ...brokerBenches,
   ...webhookBenches,
 ];
