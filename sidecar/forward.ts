@@ -145,6 +145,14 @@ function contentTypeOf(headers: IncomingHttpHeaders): string {
   return (headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
+/**
+ * Response media types the mask stage can read: JSON (and `+json` types), text (logs, plain
+ * errors), or none (an empty answer). Everything else is withheld with a 502.
+ */
+export function isMaskableMediaType(contentType: string): boolean {
+  return contentType === '' || contentType === 'application/json' || contentType.endsWith('+json') || contentType.startsWith('text/');
+}
+
 function acceptsGzip(headers: IncomingHttpHeaders): boolean {
   return /(?:^|,)\s*gzip\s*(?:;\s*q=(?!0(?:\.0*)?\s*(?:,|$))[0-9.]+)?\s*(?:,|$)/i.test(headers['accept-encoding'] ?? '');
 }
@@ -214,7 +222,15 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
           fail(refusal('upstream-encoding', `Content-Encoding ${encoding}`));
           return;
         }
-        const mask = maskResponse({ attributes, statusCode: code, contentType: contentTypeOf(up.headers), watch });
+        const contentType = contentTypeOf(up.headers);
+        if (!isMaskableMediaType(contentType)) {
+          // Upstream was asked for JSON only, but an aggregated API server may answer as it likes:
+          // protobuf, CBOR or YAML bytes would reach a masker that cannot read them.
+          up.resume();
+          fail(refusal('upstream-encoding', `Content-Type ${contentType}`));
+          return;
+        }
+        const mask = maskResponse({ attributes, statusCode: code, contentType, watch });
         masked = mask.masked;
         up.on('error', (error) => mask.stream.destroy(error));
         source = up.pipe(mask.stream);

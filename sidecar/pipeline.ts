@@ -1,11 +1,13 @@
 // The sidecar's request path as a chain of single-purpose stages over one request context:
-// authenticate → attributes → body → decide (with scope) → forward (mask decorator) → audit.
+// authenticate → attributes → body (masked write-back refused) → decide (with scope) → forward
+// (mask decorator) → audit.
 // Each stage either passes or ends the request with a Status; nothing reaches upstream undecided.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { statusBody, writeStatus, type Status } from '../src/kube/status.ts';
+import { checkWriteBack } from '../src/masking/index.ts';
 import type { RequestAttributes } from '../src/request/index.ts';
 import { isDiscoveryDocument, isLongLived, requestAttributes } from './attributes.ts';
 import type { Auditor } from './audit.ts';
@@ -17,6 +19,8 @@ import { forward, type ForwardOutcome, type Upstream } from './forward.ts';
 import type { GrantState } from './grants.ts';
 import type { MaskResponse } from './mask.ts';
 import { refusal } from './refusals.ts';
+import type { VirtualApi } from './accessrequests.ts';
+import { decodeRequestBody } from './body-encoding.ts';
 
 /** What the request path is bound to. */
 export interface PipelineDeps {
@@ -31,6 +35,10 @@ export interface PipelineDeps {
   bodyTimeoutMs: number;
   /** False once shutdown began: new requests get a 503. */
   accepting: () => boolean;
+  /** A refusal of every request while set (the audit spool is full: nothing may go unaudited). */
+  admit?: () => Status | undefined;
+  /** The sidecar's own API (access requests): answered here, never forwarded, no decision needed. */
+  virtualApi?: VirtualApi;
 }
 
 /** Attributes for the audit of a request whose path was refused: the method, and no resource. */
@@ -71,7 +79,13 @@ export function createPipeline(deps: PipelineDeps): { handle(req: IncomingMessag
       const read = await readBody(req, deps.bodyLimit, deps.bodyTimeoutMs);
       // An unread body would be parsed as the next request on this connection: close it.
       if (!Buffer.isBuffer(read)) return refuse(req, res, requestId, started, attributes, read, 'deny', true);
-      body = read;
+      // Compressed bodies are checked (and forwarded) decoded: the checks below read plain bytes.
+      const decoded = decodeRequestBody(read, header(req, 'content-encoding'), deps.bodyLimit);
+      if (!Buffer.isBuffer(decoded)) return refuse(req, res, requestId, started, attributes, decoded);
+      body = decoded;
+      // Before the decision: a masked value written back would replace a real Secret with the mask.
+      const writeBack = checkWriteBack(body, header(req, 'content-type'));
+      if (writeBack !== undefined) return refuse(req, res, requestId, started, attributes, refusal('masked-value-write-back', writeBack.message));
     }
     const summary = body !== undefined ? summarizeBody(body, header(req, 'content-type')) : undefined;
     const command = header(req, 'kubectl-command');
@@ -118,6 +132,12 @@ export function createPipeline(deps: PipelineDeps): { handle(req: IncomingMessag
     if (denied !== undefined) return refuse(req, res, requestId, started, attributes, denied, 'deny', hasBody(req));
     if ('status' in parsed) return refuse(req, res, requestId, started, undefined, parsed.status, 'deny', hasBody(req));
     if (!deps.accepting()) return refuse(req, res, requestId, started, parsed.attributes, refusal('shutting-down'));
+    const held = deps.admit?.();
+    if (held !== undefined) return refuse(req, res, requestId, started, parsed.attributes, held, 'deny', hasBody(req));
+    if (deps.virtualApi?.handles(parsed.attributes) === true) {
+      void deps.virtualApi.serve(req, res, parsed.attributes).then((o) => audit(req, requestId, started, parsed.attributes, { outcome: o.outcome, code: o.code }, { code: o.status, bytes: o.bytes, masked: 0 }));
+      return;
+    }
     proceed(req, res, requestId, started, parsed.attributes, url).catch((error: unknown) => {
       deps.log.error({ err: error, requestId }, 'request failed unexpectedly');
       refuse(req, res, requestId, started, parsed.attributes, refusal('upstream-unavailable', 'internal error'));

@@ -26,10 +26,19 @@ export const Refusals = Object.freeze({
   'grant-ended': { reason: 'Gone', message: 'agentgate: the grant this response was served under has ended' },
   'upstream-unavailable': { reason: 'ServiceUnavailable', message: 'agentgate: the Kubernetes API server cannot be reached; retry shortly' },
   'upstream-redirect': { reason: 'InternalError', message: 'agentgate: the Kubernetes API server answered with a redirect, which agentgate never follows' },
-  'upstream-encoding': { reason: 'InternalError', message: 'agentgate: the Kubernetes API server answered in an encoding agentgate cannot check, so the response is withheld' },
+  'upstream-encoding': { reason: 'InternalError', message: 'agentgate: the Kubernetes API server answered in an encoding or media type agentgate cannot check, so the response is withheld' },
   'mask-failed': { reason: 'InternalError', message: 'agentgate: the response could not be checked for secret values, so it is withheld' },
+  // Not `Invalid`: kubectl edit answers a 422 Invalid with its own "is invalid" line and hides the message.
+  'masked-value-write-back': { reason: 'MaskedValueWriteBack', message: 'agentgate: a masked value cannot be written back (MaskedValueWriteBack)' },
   'upgrade-unsupported': { reason: 'BadRequest', message: 'agentgate: exec, attach, port-forward and other upgrade requests are not available through agentgate yet' },
   'shutting-down': { reason: 'ServiceUnavailable', message: 'agentgate: the sidecar is shutting down; retry shortly' },
+  'audit-spool-full': { reason: 'ServiceUnavailable', message: 'agentgate: this pod\'s audit spool is full, so requests are refused until its audit events reach the broker; retry shortly' },
+  'body-encoding-unsupported': { reason: 'UnsupportedMediaType', message: 'agentgate: the request body\'s Content-Encoding is not supported; send it uncompressed, or as gzip or deflate' },
+  'body-encoding-invalid': { reason: 'BadRequest', message: 'agentgate: the request body could not be decoded as its Content-Encoding says' },
+  'virtual-not-found': { reason: 'NotFound', message: 'agentgate: not found' },
+  // BadRequest, not Invalid: kubectl prints an Invalid Status as its causes' fields, which a refusal has none of.
+  'virtual-invalid': { reason: 'BadRequest', message: 'agentgate: the access request is invalid' },
+  'virtual-method': { reason: 'MethodNotAllowed', message: 'agentgate: accessrequests support create, get and list only' },
 } satisfies Record<string, RefusalSpec>);
 
 /** A refusal code. */
@@ -40,6 +49,9 @@ const CODE_OVERRIDES: Partial<Record<RefusalCode, number>> = {
   'upstream-redirect': 502,
   'upstream-encoding': 502,
   'mask-failed': 502,
+  // Not 422: client-go counts any 422 as Invalid, and kubectl edit then prints only '"NAME" is
+  // invalid', hiding why (measured with kubectl 1.27-1.33); a 400 gets the message printed.
+  'masked-value-write-back': 400,
 };
 
 /**

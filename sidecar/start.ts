@@ -1,6 +1,6 @@
 // `agentgate sidecar`: makes the pod's CA, serving certificate and pod-local token, writes what the
 // agent reads into the shared volume, serves the API on loopback (HTTPS) and health on the pod IP
-// (HTTP, /healthz and /readyz only), and holds the broker stream open.
+// (HTTP, /healthz, /readyz and /metrics only), and holds the broker stream open.
 import { randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
@@ -19,6 +19,9 @@ import { Upstream } from './forward.ts';
 import { GrantState } from './grants.ts';
 import type { MaskResponse } from './mask.ts';
 import { createPipeline } from './pipeline.ts';
+import { createAccessRequestApi } from './accessrequests.ts';
+import { countingAuditor, createSidecarMetrics, METRICS_CONTENT_TYPE, timedDecider, type SidecarMetrics } from './metrics.ts';
+import { gateAuditSpool, type SpoolGate } from './spool-gate.ts';
 import { startBrokerStream, type BrokerStream } from './stream.ts';
 
 /** What the sidecar needs besides its configuration. */
@@ -38,6 +41,8 @@ export interface SidecarDeps {
   tokenRotationMs?: number;
   /** How long a replaced token stays valid; default 5 min (client-go re-reads about once a minute). */
   tokenGraceMs?: number;
+  /** Bound on receiving a request's head; default 10 s. */
+  headersTimeoutMs?: number;
   /** Bound on receiving a request body; default 60 s. */
   bodyTimeoutMs?: number;
   /** How long close() lets in-flight requests finish; default 5 s. */
@@ -53,6 +58,9 @@ export interface Sidecar {
   caPem: string;
   state: GrantState;
   auditor: Auditor;
+  metrics: SidecarMetrics;
+  /** The spool gate, when a spool was given (closed while the spool is full). */
+  spoolGate?: SpoolGate;
   /** Resolves when the broker stream said hello. */
   streamConnected: Promise<void>;
   /** Replaces the pod-local token now (the old one keeps working for the grace period); resolves with the new one. */
@@ -97,17 +105,25 @@ export async function startSidecar(config: ConfigFor<'sidecar'>, deps: SidecarDe
   const broker = new BrokerClient({ url: sc.brokerUrl, tokenPath: sc.brokerTokenPath, timeoutMs: deps.brokerTimeoutMs ?? 2000, ...(deps.brokerCa ? { ca: deps.brokerCa } : {}) });
   const state = new GrantState({ cacheTtlMs: sc.decisionCache.ttl, maxEntries: sc.decisionCache.maxEntries });
   const upstream = new Upstream({ url: sc.upstream.url, ca: await readFile(sc.upstream.caFile) });
-  const auditor = createAuditor({ broker, identity: deps.identity, instance: randomUUID(), log, ...(deps.spool ? { spool: deps.spool } : {}) });
-  const decider = createDecider({ broker, state, podUid: config.pod.uid ?? deps.identity.podUid });
+  const metrics = createSidecarMetrics();
+  // A full spool closes the gate: requests are refused rather than forwarded unaudited.
+  const gate: SpoolGate | undefined = deps.spool ? gateAuditSpool(deps.spool, log) : undefined;
+  const auditor = countingAuditor(createAuditor({ broker, identity: deps.identity, instance: randomUUID(), log, ...(gate ? { spool: gate.spool } : {}) }), metrics);
+  const decider = timedDecider(createDecider({ broker, state, podUid: config.pod.uid ?? deps.identity.podUid }), metrics);
   let accepting = true;
   const pipeline = createPipeline({
     tokens, decider, state, upstream, maskResponse: deps.maskResponse, auditor, log,
     bodyLimit: sc.requestBodyLimit, bodyTimeoutMs: deps.bodyTimeoutMs ?? 60_000, accepting: () => accepting,
+    ...(gate ? { admit: gate.admit } : {}),
+    virtualApi: createAccessRequestApi({ broker, namespace }),
   });
 
-  const api = createHttpsServer({ cert: certs.certPem, key: certs.keyPem, minVersion: 'TLSv1.2' }, pipeline.handle);
+  const headersTimeoutMs = deps.headersTimeoutMs ?? 10_000;
+  // Node checks the head and request timeouts only every connectionsCheckingInterval (30 s by
+  // default), so a slowloris client would hold its socket three times longer than headersTimeout.
+  const api = createHttpsServer({ cert: certs.certPem, key: certs.keyPem, minVersion: 'TLSv1.2', connectionsCheckingInterval: Math.min(1000, headersTimeoutMs) }, pipeline.handle);
   // A client that sends its head or body slowly (or never) is cut; responses (watches) are not bounded.
-  api.headersTimeout = 10_000;
+  api.headersTimeout = headersTimeoutMs;
   api.requestTimeout = (deps.bodyTimeoutMs ?? 60_000) + 5_000;
   api.keepAliveTimeout = 65_000;
   api.on('upgrade', (req, socket) => pipeline.handleUpgrade(req, socket));
@@ -120,6 +136,16 @@ export async function startSidecar(config: ConfigFor<'sidecar'>, deps: SidecarDe
   let ready = false;
   const health = createHttpServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
+    if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(metrics.render({
+        cache: () => ({ hits: state.stats.cacheHits, misses: state.stats.cacheMisses }),
+        auditQueue: () => auditor.stats.queued(),
+        auditDropped: () => auditor.stats.dropped,
+        ...(gate && deps.spool ? { spool: () => ({ ...(deps.spool as AuditSpool).stats(), closed: gate.isClosed() }) } : {}),
+        openResponses: () => state.openResponses(),
+      }));
+      return;
+    }
     const ok = path === defaultPodLayout.sidecar.healthPath ? accepting : path === defaultPodLayout.sidecar.readyPath ? ready && accepting : undefined;
     if (ok === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
@@ -147,7 +173,8 @@ export async function startSidecar(config: ConfigFor<'sidecar'>, deps: SidecarDe
   log.info({ apiPort, healthPort }, 'sidecar listening');
 
   return {
-    apiPort, healthPort, apiUrl: `https://${sc.api.host}:${apiPort}`, caPem: certs.caPem, state, auditor,
+    apiPort, healthPort, apiUrl: `https://${sc.api.host}:${apiPort}`, caPem: certs.caPem, state, auditor, metrics,
+    ...(gate ? { spoolGate: gate } : {}),
     streamConnected: stream.connected,
     rotateToken,
     async close() {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { defaultPodLayout } from '../contracts/pod-layout.ts';
 import { DNS_LABEL } from '../contracts/names.ts';
 import {
-  bool, byteSize, choice, cpuQuantity, duration, integer, ipAddress, listenHost, memoryQuantity, path, port, text, url,
+  bool, byteSize, choice, cpuQuantity, duration, integer, ipAddress, listenHost, memoryQuantity, path, port, stringList, text, url,
 } from './fields.ts';
 
 const MINUTE = 60_000;
@@ -75,6 +75,23 @@ export const sidecarSection = z.strictObject({
   decisionCache: section(z.strictObject({
     ttl: duration('how long a broker decision is reused (0s: never)', 0, 5 * MINUTE).prefault('10s'),
     maxEntries: integer('most decisions kept', 0, 1_000_000).default(10_000),
+  })),
+  brokerCaFile: path("CA bundle of the broker's certificate (unset: the system's CAs)").optional(),
+  brokerTimeout: duration('bound on each broker call; past it the agent gets a 503', 100, 30_000).prefault('2s'),
+  agent: text("the agent's name in the sidecar's audit events (unset: unknown; the broker records the name it verified)", {
+    pattern: /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    expected: 'a DNS-1123 subdomain such as the pod\'s original service account',
+  }).optional(),
+  audit: section(z.strictObject({
+    // Not in the shared volume: the agent containers can read that one.
+    spoolDir: path('writable directory where audit batches wait while the broker is unreachable (an emptyDir of its own)').default('/var/run/agentgate/audit-spool'),
+    spoolMaxBytes: byteSize('most bytes of audit batches spooled; when full, requests are refused (503) until the broker takes them', 64 * 1024, 1024 * 1024 * 1024).prefault('16MiB'),
+    spoolMaxBatches: integer('most audit batches spooled', 1, 1_000_000).default(1000),
+  })),
+  masking: section(z.strictObject({
+    sensitiveNames: bool('mask whole values of fields and env vars named like credentials (password, token, apiKey, ...)').default(true),
+    disabledPatterns: stringList('built-in secret patterns not to run (names as in src/masking/patterns.ts, e.g. password-assignment)').default([]),
+    maxBodyBytes: byteSize('largest non-watch response masked at once; larger ones get a 502', 1024 * 1024, 1024 * 1024 * 1024).prefault('128MiB'),
   })),
 });
 
@@ -149,6 +166,12 @@ export const connectionSection = z.strictObject({
     pattern: /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/,
     expected: "an EKS cluster name: up to 100 letters, digits, '-' and '_', starting with a letter or digit",
   }).optional(),
+  stsEndpoint: url('STS endpoint for AssumeRole and for the presigned URL in EKS tokens, which the cluster must accept (eks; unset: https://sts.<region>.amazonaws.com)', { schemes: ['https'] }).optional(),
+  // Must say what the access entry says: the broker binds the user it renders, the cluster maps the session to it.
+  eksUsernameTemplate: text("username template of the connection role's EKS access entry; grant RoleBindings name the user it renders (eks)", {
+    pattern: /^(?:[^{}]|\{\{AccountID\}\})*\{\{SessionName(?:Raw)?\}\}(?:[^{}]|\{\{AccountID\}\})*$/,
+    expected: 'a username template with exactly one {{SessionName}} (or {{SessionNameRaw}}) and no other placeholder than {{AccountID}}, such as agentgate:grant:{{SessionName}}',
+  }).default('agentgate:grant:{{SessionName}}'),
 });
 
 /** The Slack app that asks approvers. */

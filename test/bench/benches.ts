@@ -6,6 +6,7 @@ import { parseRequest } from '../../src/request/index.ts';
 import { opsPerSecond, type Bench } from './measure.ts';
 import { brokerBenches } from './broker.ts';
 import { maskingBenches } from './masking.ts';
+import { sidecarBenches } from './sidecar.ts';
 import { webhookBenches } from './webhook.ts';
 
 /** Paths as kubectl and client-go send them, from list to exec and discovery. */
@@ -46,5 +47,6 @@ export const benches: Bench[] = [
   },
   ...maskingBenches,
   ...brokerBenches,
+  ...sidecarBenches,
   ...webhookBenches,
 ];

@@ -35,7 +35,7 @@ test('start: ca.crt, token and namespace are in the shared dir, and the start ta
   t.log(`sidecar ready ${world.startMs.toFixed(1)} ms after startSidecar was called`);
 });
 
-test('health listener: only /healthz and /readyz, everything else 404, never the API', async (t) => {
+test('health listener: only /healthz, /readyz and /metrics, everything else 404, never the API', async (t) => {
   const world = await startWorld();
   t.teardown(() => world.close());
   const port = world.sidecar.healthPort;
@@ -44,7 +44,7 @@ test('health listener: only /healthz and /readyz, everything else 404, never the
     { name: 'readyz', path: '/readyz', status: 200, body: 'ok' },
     { name: 'readyz with a query', path: '/readyz?verbose', status: 200, body: 'ok' },
     { name: 'the API is not served here', path: '/api/v1/namespaces/agents/pods', status: 404, body: 'not found' },
-    { name: 'metrics is not served yet', path: '/metrics', status: 404, body: 'not found' },
+    { name: 'metrics with a trailing slash is not metrics', path: '/metrics/', status: 404, body: 'not found' },
     { name: 'look-alike path', path: '/healthz/../api', status: 404, body: 'not found' },
   ];
   for (const row of rows) {

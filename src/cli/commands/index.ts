@@ -10,11 +10,12 @@ import { plannedCommands } from './planned.ts';
 import { policyTestCommand } from './policy-test.ts';
 import { requestCommand } from './request.ts';
 import { revokeCommand } from './revoke.ts';
+import { sidecarCommand } from './sidecar.ts';
 import { versionCommand } from './version.ts';
 import { webhookCommand } from './webhook.ts';
 
 /** Implemented commands; each replaces the planned entry of the same name. */
-const implemented: readonly Command[] = [auditCommand, auditVerifyCommand, policyTestCommand, versionCommand, webhookCommand, brokerCommand, grantsCommand, revokeCommand, freezeCommand, requestCommand];
+const implemented: readonly Command[] = [auditCommand, auditVerifyCommand, policyTestCommand, versionCommand, webhookCommand, brokerCommand, grantsCommand, revokeCommand, freezeCommand, requestCommand, sidecarCommand];
 
 /** Every command, services first, then operator tools, then the others. */
 export const commands: readonly Command[] = [

@@ -6,12 +6,14 @@
  *   `no-grant`), every request recorded and checked against the contract;
  * - GET /v1/stream: hello, then grants, credentials and revocations as the test pushes them,
  *   resumable with `?since=`, with heartbeats;
- * - POST /v1/audit: batches checked against the contract and recorded.
+ * - POST /v1/audit: batches checked against the contract and recorded;
+ * - POST /v1/accessrequests (checked, idempotent by requestId, Pending unless the test's
+ *   `answerAccessRequest` says otherwise) and GET /v1/accessrequests/{id}.
  * Modes: `up`; `down` (connections reset, as an unreachable broker); `slow` (requests held
  * unanswered); `error` (503 BrokerError).
  *
  * NOT covered: TokenReview of the sidecar's token (any request with the expected token is the
- * one identity), policy, Redis, approvals, access requests (404), rate limits.
+ * one identity), policy, Redis, approvals, rate limits.
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -19,8 +21,8 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
-  BROKER_API_VERSION, brokerError, checkContractHeader, formatStreamLine, parseAuditBatch, parseDecisionRequest,
-  type AuditBatch, type BrokerErrorCode, type Credential, type Decision, type DecisionRequest, type Grant, type IdentityKey,
+  BROKER_API_VERSION, brokerError, checkContractHeader, formatStreamLine, parseAccessRequestCreate, parseAuditBatch, parseDecisionRequest,
+  type AccessRequest, type AccessRequestStatus, type AuditBatch, type BrokerErrorCode, type Credential, type Decision, type DecisionRequest, type Grant, type IdentityKey,
   type PolicyRule, type RequestAttributes, type StreamEvent,
 } from '../../../src/contracts/index.ts';
 
@@ -67,6 +69,10 @@ export interface BrokerDouble {
   table: DecisionRow[];
   readonly decisions: DecisionRequest[];
   readonly auditBatches: AuditBatch[];
+  /** Access requests by id, as created through POST /v1/accessrequests (tests may change their status). */
+  readonly accessRequests: Map<string, AccessRequest>;
+  /** The status a new access request gets; default Pending. */
+  answerAccessRequest?: (request: AccessRequest) => AccessRequestStatus;
   /** Contract violations in what the sidecar sent. */
   readonly violations: string[];
   addGrant(input: GrantInput): Grant;
@@ -92,6 +98,7 @@ export async function createBrokerDouble(options: BrokerDoubleOptions): Promise<
   const streams = new Set<ServerResponse>();
   const held = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
+  const requestIds = new Map<string, string>();
   let seq = 0;
 
   function publish(event: StreamEvent): void {
@@ -170,6 +177,10 @@ export async function createBrokerDouble(options: BrokerDoubleOptions): Promise<
       });
       return;
     }
+    if (req.method === 'GET' && url.pathname.startsWith('/v1/accessrequests/')) {
+      const found = double.accessRequests.get(decodeURIComponent(url.pathname.slice('/v1/accessrequests/'.length)));
+      return found === undefined ? fail(res, 'not-found', 'No access request of this agent.') : send(res, 200, found);
+    }
     if (req.method !== 'POST') return fail(res, 'not-found');
     const body = await readJson(req);
     if (double.mode === 'error') return fail(res, 'unavailable');
@@ -190,6 +201,20 @@ export async function createBrokerDouble(options: BrokerDoubleOptions): Promise<
       }
       double.auditBatches.push(parsed.value);
       return send(res, 200, { apiVersion: BROKER_API_VERSION, accepted: parsed.value.events.length });
+    }
+    if (url.pathname === '/v1/accessrequests') {
+      const parsed = parseAccessRequestCreate(body);
+      if (!parsed.ok) {
+        double.violations.push(`access request: ${JSON.stringify(parsed.errors)}`);
+        return fail(res, 'bad-request', JSON.stringify(parsed.errors).slice(0, 900));
+      }
+      const same = [...double.accessRequests.values()].find((r) => requestIds.get(r.id) === parsed.value.requestId);
+      if (same !== undefined) return send(res, 201, same);
+      const request: AccessRequest = { apiVersion: BROKER_API_VERSION, id: `ar-${requestIds.size + 1}`, identity, spec: parsed.value.spec, status: { phase: 'Pending' }, createdAt: iso(Date.now()) };
+      if (double.answerAccessRequest) request.status = double.answerAccessRequest(request);
+      requestIds.set(request.id, parsed.value.requestId);
+      double.accessRequests.set(request.id, request);
+      return send(res, 201, request);
     }
     return fail(res, 'not-found');
   }
@@ -214,6 +239,7 @@ export async function createBrokerDouble(options: BrokerDoubleOptions): Promise<
     table: [],
     decisions: [],
     auditBatches: [],
+    accessRequests: new Map(),
     violations: [],
     addGrant(input) {
       const now = Date.now();

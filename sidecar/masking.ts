@@ -1,0 +1,106 @@
+// The real mask stage, built on src/masking: JSON bodies (objects, lists, Tables, Status errors)
+// masked whole, watch streams event by event, pod logs and other text line by line. A body that
+// cannot be masked ends the stream with an error, so the proxy answers 502, never the raw bytes.
+import { Transform, type TransformCallback } from 'node:stream';
+import { createMasker, LogMaskingStream, MaskingError, WatchMaskingStream, type MaskContext, type Masker, type MaskingRules } from '../src/masking/index.ts';
+import type { MaskResponse, MaskTarget, ResponseMask } from './mask.ts';
+
+/** Options of the mask stage. */
+export interface MaskStageOptions {
+  rules: MaskingRules;
+  /**
+   * Largest non-watch JSON body masked (it is parsed whole); larger answers get a 502. kubectl
+   * pages lists (`limit=500`), so only a client that turns chunking off meets the bound.
+   * Default 128 MiB.
+   */
+  maxBodyBytes?: number;
+}
+
+/** The default bound on a JSON body held for masking. */
+export const DEFAULT_MAX_MASKED_BODY_BYTES = 128 * 1024 * 1024;
+
+/** JSON media types: the API server's own and `+json` ones (merge-patch answers are plain JSON). */
+function isJson(contentType: string): boolean {
+  return contentType === 'application/json' || contentType.endsWith('+json');
+}
+
+/**
+ * Holds a whole body and masks it once at its end: a JSON document cannot be masked before it is
+ * complete, since a Secret's `kind` may come after its `data`. Without a content type, a body that
+ * looks like JSON is masked as JSON (and must parse), anything else as text.
+ */
+class WholeBodyMask extends Transform {
+  masked = 0;
+  readonly #masker: Masker;
+  readonly #context: MaskContext;
+  readonly #max: number;
+  readonly #sniff: boolean;
+  #parts: Buffer[] = [];
+  #bytes = 0;
+
+  constructor(masker: Masker, context: MaskContext, max: number, sniff: boolean) {
+    super();
+    this.#masker = masker;
+    this.#context = context;
+    this.#max = max;
+    this.#sniff = sniff;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.#bytes += chunk.length;
+    if (this.#bytes > this.#max) {
+      this.#parts = [];
+      done(new MaskingError('line-too-long', `the response is larger than ${this.#max} bytes, the most agentgate masks at once; ask for fewer objects (limit)`));
+      return;
+    }
+    this.#parts.push(chunk);
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    const body = this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts, this.#bytes);
+    this.#parts = [];
+    if (body.length === 0) {
+      done();
+      return;
+    }
+    try {
+      const text = body.toString('utf8');
+      const json = !this.#sniff || /^\s*[[{]/.test(text);
+      const result = json ? this.#masker.maskJson(text, this.#context) : this.#masker.maskText(text);
+      this.masked = result.count;
+      // Nothing masked: the upstream bytes as they came, without a re-serialization.
+      done(null, result.count === 0 ? body : Buffer.from(result.text));
+    } catch (error) {
+      done(error instanceof Error ? error : new MaskingError('unparseable', 'the response could not be masked'));
+    }
+  }
+}
+
+/**
+ * Builds the mask stage: `rules` are validated and compiled once, here. The stage picks a masker
+ * per response from its media type: JSON (whole, or per event for watches), text (logs, line by
+ * line, so `logs -f` flows as it is written), or no type (sniffed, held whole).
+ */
+export function createMaskResponse(options: MaskStageOptions): MaskResponse {
+  const masker = createMasker(options.rules);
+  const max = options.maxBodyBytes ?? DEFAULT_MAX_MASKED_BODY_BYTES;
+  return (target: MaskTarget): ResponseMask => {
+    const { attributes } = target;
+    const context: MaskContext = { group: attributes.apiGroup, resource: attributes.resource };
+    if (isJson(target.contentType)) {
+      if (target.watch) {
+        const stream = new WatchMaskingStream(masker, { context });
+        return { stream, masked: () => stream.masked };
+      }
+      const stream = new WholeBodyMask(masker, context, max, false);
+      return { stream, masked: () => stream.masked };
+    }
+    if (target.contentType.startsWith('text/')) {
+      const stream = new LogMaskingStream(masker);
+      return { stream, masked: () => stream.masked };
+    }
+    const stream = new WholeBodyMask(masker, context, max, true);
+    return { stream, masked: () => stream.masked };
+  };
+}

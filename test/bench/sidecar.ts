@@ -1,0 +1,213 @@
+/**
+ * The sidecar against direct requests to the same upstream, Debian's nginx (a plain TLS reverse
+ * proxy with upstream keep-alive) and a bare Node.js TLS pass-through, all in one run: load
+ * generators (wrk for 32 connections, a Node client for one client in series) on core 0, the
+ * proxies and the upstream on core 1 (`taskset`). GET of one object (cached decision), LIST of 100
+ * pods, LIST of 100 Secrets with masking; RSS idle and at peak under load; time to ready.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { BENCH_PATHS } from './sidecar-serve.ts';
+import type { Bench, Figure } from './measure.ts';
+
+const run = promisify(execFile);
+const SERVE = fileURLToPath(new URL('./sidecar-serve.ts', import.meta.url));
+const TLS = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
+const LOAD_CORE = '0';
+const SERVER_CORE = '1';
+const WARMUP_S = 1;
+const MEASURE_S = 3;
+
+interface Child {
+  process: ChildProcess;
+  line: Record<string, unknown>;
+  readyMs: number;
+}
+
+/** Starts `sidecar-serve.ts MODE` pinned to `core`; resolves with its first stdout line. */
+async function start(core: string, args: string[]): Promise<Child> {
+  const t0 = performance.now();
+  const child = spawn('taskset', ['-c', core, process.execPath, '--disable-warning=ExperimentalWarning', SERVE, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const line = await new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`sidecar-serve ${args[0] ?? ''} exited (${String(code)}) before it was ready`)));
+  });
+  return { process: child, line: JSON.parse(line) as Record<string, unknown>, readyMs: performance.now() - t0 };
+}
+
+/** Installs Debian's nginx and wrk when missing (the benchmark drives the real binaries). */
+async function ensureTools(): Promise<void> {
+  const missing: string[] = [];
+  for (const tool of ['nginx', 'wrk', 'taskset']) {
+    try {
+      await run('sh', ['-c', `command -v ${tool} || test -x /usr/sbin/${tool}`]);
+    } catch {
+      missing.push(tool === 'taskset' ? 'util-linux' : tool);
+    }
+  }
+  if (missing.length === 0) return;
+  await run('sh', ['-c', `DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.join(' ')}`]);
+}
+
+async function waitForPort(port: number, deadlineMs = 10_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** nginx as a plain TLS reverse proxy: one worker on the server core, upstream keep-alive. */
+async function startNginx(dir: string, upstreamUrl: string, port: number): Promise<ChildProcess> {
+  const upstream = new URL(upstreamUrl);
+  const conf = join(dir, 'nginx.conf');
+  await writeFile(conf, `worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream api { server ${upstream.hostname}:${upstream.port}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${TLS}server.crt;
+    ssl_certificate_key ${TLS}server.key;
+    keepalive_requests 1000000;
+    location / {
+      proxy_pass https://api;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_ssl_session_reuse on;
+    }
+  }
+}
+`);
+  const nginx = spawn('taskset', ['-c', SERVER_CORE, 'nginx', '-p', dir, '-c', conf, '-e', `${dir}/error.log`], { stdio: 'ignore' });
+  await waitForPort(port);
+  return nginx;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+/** wrk with 32 connections on the load core: requests/s, after a warm-up run. */
+async function wrk(port: number, path: string, token: string): Promise<number> {
+  const args = (seconds: number): string[] => ['-c', LOAD_CORE, 'wrk', '-t1', '-c32', `-d${seconds}s`, '-H', `Authorization: Bearer ${token}`, '-H', 'Accept: application/json', `https://127.0.0.1:${port}${path}`];
+  await run('taskset', args(WARMUP_S));
+  const { stdout } = await run('taskset', args(MEASURE_S));
+  if (/Non-2xx or 3xx responses/.test(stdout)) throw new Error(`wrk on ${port}${path}: some answers were not 2xx:\n${stdout}`);
+  return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN);
+}
+
+/** Resident and peak resident memory of a process, in MiB. */
+async function memory(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+}
+
+const round = (n: number, digits = 3): number => Number(n.toFixed(digits));
+const figure = (name: string, value: number, unit: string, baseline: number, baselineName: string, digits = 3): Figure => ({
+  name, value: round(value, digits), unit, baseline: round(baseline, digits), ratio: round(value / baseline, 2), baselineName,
+});
+
+/** Runs every measurement once; each bench picks its figure. */
+async function measureAll(): Promise<Map<string, Figure>> {
+  await ensureTools();
+  const dir = await mkdtemp(join(tmpdir(), 'agentgate-bench-nginx-'));
+  const children: ChildProcess[] = [];
+  try {
+    const upstream = await start(SERVER_CORE, ['upstream']);
+    children.push(upstream.process);
+    const upstreamUrl = String(upstream.line.upstreamUrl);
+    const sizes = upstream.line.sizes as Record<string, number>;
+    const sidecar = await start(SERVER_CORE, ['sidecar', upstreamUrl, String(upstream.line.brokerUrl)]);
+    children.push(sidecar.process);
+    const passthrough = await start(SERVER_CORE, ['passthrough', upstreamUrl]);
+    children.push(passthrough.process);
+    const nginxPort = await freePort();
+    children.push(await startNginx(dir, upstreamUrl, nginxPort));
+    const token = String(sidecar.line.token);
+    const ports = { direct: Number(new URL(upstreamUrl).port), sidecar: Number(sidecar.line.port), nginx: nginxPort, passthrough: Number(passthrough.line.port) };
+    const idle = { sidecar: await memory(sidecar.process.pid ?? 0), passthrough: await memory(passthrough.process.pid ?? 0) };
+
+    // One client in series, targets interleaved round by round so each sees the same machine.
+    const client = await start(LOAD_CORE, ['client', JSON.stringify({ targets: [{ name: 'direct', port: ports.direct }, { name: 'sidecar', port: ports.sidecar }, { name: 'nginx', port: ports.nginx }], path: BENCH_PATHS.get, token, rounds: 10, perRound: 300 })]);
+    const latencies = client.line as Record<'direct' | 'sidecar' | 'nginx', { p50: number; p99: number }>;
+    const p = (name: 'direct' | 'sidecar' | 'nginx', q: 50 | 99): number => latencies[name][q === 50 ? 'p50' : 'p99'];
+
+    const rate = {
+      getSidecar: await wrk(ports.sidecar, BENCH_PATHS.get, token),
+      getNginx: await wrk(ports.nginx, BENCH_PATHS.get, token),
+      getPassthrough: await wrk(ports.passthrough, BENCH_PATHS.get, token),
+      podsSidecar: await wrk(ports.sidecar, BENCH_PATHS.pods, token),
+      podsNginx: await wrk(ports.nginx, BENCH_PATHS.pods, token),
+      secretsSidecar: await wrk(ports.sidecar, BENCH_PATHS.secrets, token),
+      secretsPassthrough: await wrk(ports.passthrough, BENCH_PATHS.secrets, token),
+    };
+    const loaded = { sidecar: await memory(sidecar.process.pid ?? 0), passthrough: await memory(passthrough.process.pid ?? 0) };
+    const secretsMB = (sizes[BENCH_PATHS.secrets] ?? 0) / 1e6;
+
+    const figures: Figure[] = [
+      figure('sidecar-get-added-latency-p50', p('sidecar', 50) - p('direct', 50), 'ms', p('nginx', 50) - p('direct', 50), 'nginx, added over direct (one client in series)'),
+      figure('sidecar-get-added-latency-p99', p('sidecar', 99) - p('direct', 99), 'ms', p('nginx', 99) - p('direct', 99), 'nginx, added over direct (one client in series)'),
+      figure('sidecar-get-32c-throughput', rate.getSidecar, 'req/s', rate.getNginx, 'nginx, 32 connections', 0),
+      figure('node-passthrough-get-32c-throughput', rate.getPassthrough, 'req/s', rate.getNginx, 'nginx, 32 connections', 0),
+      figure('sidecar-list-100-pods-32c-throughput', rate.podsSidecar, 'req/s', rate.podsNginx, 'nginx, 32 connections', 0),
+      figure('sidecar-list-100-secrets-masked-32c', rate.secretsSidecar * secretsMB, 'MB/s', rate.secretsPassthrough * secretsMB, 'bare Node.js TLS pass-through (unmasked), 32 connections', 1),
+      figure('sidecar-rss-idle', idle.sidecar.rss, 'MiB', idle.passthrough.rss, 'bare Node.js TLS pass-through, idle', 1),
+      figure('sidecar-rss-peak-under-load', loaded.sidecar.peak, 'MiB', loaded.passthrough.peak, 'bare Node.js TLS pass-through, peak', 1),
+      figure('sidecar-ready', sidecar.readyMs, 'ms', passthrough.readyMs, 'bare Node.js TLS pass-through, spawn to listening', 0),
+      figure('sidecar-start-call', Number(sidecar.line.readyMs), 'ms', passthrough.readyMs, 'bare Node.js TLS pass-through, spawn to listening', 1),
+    ];
+    return new Map(figures.map((f) => [f.name, f]));
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+let measured: Promise<Map<string, Figure>> | undefined;
+
+const NAMES = [
+  'sidecar-get-added-latency-p50', 'sidecar-get-added-latency-p99', 'sidecar-get-32c-throughput', 'node-passthrough-get-32c-throughput',
+  'sidecar-list-100-pods-32c-throughput', 'sidecar-list-100-secrets-masked-32c', 'sidecar-rss-idle', 'sidecar-rss-peak-under-load', 'sidecar-ready', 'sidecar-start-call',
+] as const;
+
+/** The sidecar's figures, all from one measurement run (the first bench run starts it). */
+export const sidecarBenches: Bench[] = NAMES.map((name) => ({
+  name,
+  async run() {
+    measured ??= measureAll();
+    const found = (await measured).get(name);
+    if (found === undefined) throw new Error(`no figure ${name}`);
+    return found;
+  },
+}));

@@ -1,0 +1,146 @@
+// The real mask stage against a scripted upstream, by raw HTTPS from the agent's side: every kind
+// of answer (objects, Tables, errors, answers to writes, text, untyped bodies, watch events) comes
+// back masked or as a 502, never raw; discovery passes untouched. And request bodies: the marker
+// is refused in every encoding a client may send (JSON, YAML, protobuf bytes, gzip), compressed
+// bodies are forwarded decoded, and encodings that cannot be read are refused.
+import { deflateSync, gzipSync } from 'node:zlib';
+import test from 'ava';
+import { defaultMaskingRules, MASK_MARKER, MASK_MARKER_BASE64 } from '../../src/masking/index.ts';
+import { accessRequestCommand } from '../../sidecar/decide.ts';
+import { createMaskResponse } from '../../sidecar/masking.ts';
+import { parseAccessRequestObjectInput } from '../../src/contracts/index.ts';
+import { parseRequest } from '../../src/request/index.ts';
+import { GRANT_TOKEN, grantPodReads, startWorld, type World } from './harness.ts';
+import { startScriptedUpstream, type ScriptedUpstream } from './upstream.ts';
+
+let scripted: ScriptedUpstream;
+let world: World;
+test.before(async () => {
+  scripted = await startScriptedUpstream();
+  world = await startWorld({ upstreamUrl: scripted.url, deps: { maskResponse: createMaskResponse({ rules: defaultMaskingRules }), brokerTimeoutMs: 3000 } });
+  grantPodReads(world);
+  world.broker.addGrant({ id: 'g-secrets', rules: [{ verbs: ['*'], apiGroups: [''], resources: ['secrets', 'configmaps'] }], namespaces: ['agents'], token: GRANT_TOKEN });
+  world.broker.table.push({ name: 'secrets', when: (a) => a.resource === 'secrets' || a.resource === 'configmaps', outcome: 'allow', grantId: 'g-secrets', cacheForMs: 60_000 });
+});
+test.after.always(async () => {
+  await world?.close();
+  await scripted?.close();
+});
+
+const REAL = Buffer.from('hunter2-real').toString('base64');
+const AWS_KEY = 'AKIAIOSFODNN7EXAMPLE';
+const SECRET = { kind: 'Secret', apiVersion: 'v1', metadata: { name: 's' }, type: 'Opaque', data: { password: REAL } };
+const reason = (body: string): string => (JSON.parse(body) as { details?: { causes?: Array<{ reason?: string }> } }).details?.causes?.[0]?.reason ?? '';
+const auth = async (): Promise<Record<string, string>> => ({ authorization: `Bearer ${await world.token()}` });
+
+test.serial('answers of every kind come back masked, with their status code', async (t) => {
+  const headers = await auth();
+  const json = { 'content-type': 'application/json' };
+  const rows: Array<{ name: string; method?: string; path: string; code: number; type?: string; body: string; shows: string }> = [
+    { name: 'a Secret', path: '/api/v1/namespaces/agents/secrets/s', code: 200, type: 'application/json', body: JSON.stringify(SECRET), shows: MASK_MARKER_BASE64 },
+    { name: 'the answer to a create', method: 'POST', path: '/api/v1/namespaces/agents/secrets', code: 201, type: 'application/json', body: JSON.stringify(SECRET), shows: MASK_MARKER_BASE64 },
+    { name: 'an error Status quoting a key', path: '/api/v1/namespaces/agents/configmaps/c', code: 404, type: 'application/json', body: JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `configmaps "c" not found near ${AWS_KEY}`, reason: 'NotFound', code: 404 }), shows: `not found near ${MASK_MARKER}` },
+    {
+      name: 'a Table with the objects embedded',
+      path: '/api/v1/namespaces/agents/secrets?includeObject=Object',
+      code: 200,
+      type: 'application/json',
+      body: JSON.stringify({ kind: 'Table', apiVersion: 'meta.k8s.io/v1', columnDefinitions: [{ name: 'Name' }, { name: 'Password' }], rows: [{ cells: ['s', Buffer.from(REAL, 'base64').toString()], object: SECRET }] }),
+      shows: `"cells":["s","${MASK_MARKER}"]`,
+    },
+    { name: 'plain text with a key', path: '/api/v1/namespaces/agents/pods/web-0/log', code: 200, type: 'text/plain', body: `line one\naws_key=${AWS_KEY}\n`, shows: `aws_key=${MASK_MARKER}` },
+    { name: 'a JSON body without a content type', path: '/api/v1/namespaces/agents/secrets/s', code: 200, body: JSON.stringify(SECRET), shows: MASK_MARKER_BASE64 },
+    { name: 'a merge-patch answer (+json)', method: 'PATCH', path: '/api/v1/namespaces/agents/secrets/s', code: 200, type: 'application/merge-patch+json', body: JSON.stringify(SECRET), shows: MASK_MARKER_BASE64 },
+  ];
+  for (const row of rows) {
+    scripted.respond = (_q, res) => void res.writeHead(row.code, row.type ? { 'content-type': row.type } : {}).end(row.body);
+    const reply = await world.call(row.method ?? 'GET', row.path, { headers: { ...headers, ...(row.method ? json : {}) }, ...(row.method ? { body: '{"kind":"Secret","apiVersion":"v1","metadata":{"name":"s"}}' } : {}) });
+    t.is(reply.status, row.code, `${row.name}: ${reply.body}`);
+    t.false(reply.body.includes(REAL) || reply.body.includes('hunter2-real') || reply.body.includes(AWS_KEY), `${row.name} leaks: ${reply.body}`);
+    t.true(reply.body.includes(row.shows), `${row.name}: ${reply.body}`);
+  }
+});
+
+test.serial('answers that cannot be masked are a 502 Status, never the raw bytes', async (t) => {
+  const headers = await auth();
+  const rows: Array<{ name: string; type?: string; body: string; path?: string }> = [
+    { name: 'truncated JSON', type: 'application/json', body: `{"kind":"Secret","data":{"password":"${REAL}"` },
+    { name: 'untyped body that starts like JSON but is not', body: `{"kind":"Secret","data":{"password":"${REAL}"}` + '}}' },
+  ];
+  for (const row of rows) {
+    scripted.respond = (_q, res) => void res.writeHead(200, row.type ? { 'content-type': row.type } : {}).end(row.body);
+    const reply = await world.call('GET', row.path ?? '/api/v1/namespaces/agents/secrets/s', { headers });
+    t.false(reply.body.includes(REAL), `${row.name} leaks: ${reply.body}`);
+    t.is(reply.status, 502, row.name);
+    t.is(reason(reply.body), 'mask-failed', row.name);
+  }
+  // A watch sent its head at once: an event that cannot be masked cuts the connection instead.
+  scripted.respond = (_q, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(`{"type":"ADDED","object":{"kind":"Secret","data":{"password":"${REAL}"}}\n`);
+  await t.throwsAsync(world.call('GET', '/api/v1/namespaces/agents/secrets?watch=true', { headers }), { message: 'aborted' });
+});
+
+test.serial('discovery documents pass through as they are, unmasked', async (t) => {
+  const headers = await auth();
+  // Discovery holds no secrets; a look-alike string in it is left alone (and the bytes are exact).
+  const body = JSON.stringify({ kind: 'APIResourceList', apiVersion: 'v1', groupVersion: 'v1', resources: [], note: `example ${AWS_KEY}` });
+  scripted.respond = (_q, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  const reply = await world.call('GET', '/api/v1', { headers });
+  t.is(reply.status, 200);
+  t.is(reply.body, body);
+});
+
+test.serial('request bodies: the marker is refused in every form; compressed bodies are checked and forwarded decoded', async (t) => {
+  const headers = await auth();
+  const secret = (value: string): string => JSON.stringify({ kind: 'Secret', apiVersion: 'v1', metadata: { name: 's' }, data: { password: value } });
+  const protobuf = Buffer.concat([Buffer.from([0x6b, 0x38, 0x73, 0x00, 0x0a, 0x0a]), Buffer.from(`v1\x12\x06Secret\x1a\x15${MASK_MARKER}`, 'latin1')]);
+  const bomb = gzipSync(Buffer.alloc(8 * 1024 * 1024, 0x20));
+  const rows: Array<{ name: string; type: string; encoding?: string; body: Buffer; status: number; code?: string; forwarded?: string }> = [
+    { name: 'JSON with the masked value', type: 'application/json', body: Buffer.from(secret(MASK_MARKER_BASE64)), status: 400, code: 'masked-value-write-back' },
+    { name: 'apply-patch YAML', type: 'application/apply-patch+yaml', body: Buffer.from(`kind: Secret\nstringData:\n  password: ${MASK_MARKER}\n`), status: 400, code: 'masked-value-write-back' },
+    { name: 'protobuf bytes', type: 'application/vnd.kubernetes.protobuf', body: protobuf, status: 400, code: 'masked-value-write-back' },
+    { name: 'gzip JSON with the masked value', type: 'application/json', encoding: 'gzip', body: gzipSync(secret(MASK_MARKER_BASE64)), status: 400, code: 'masked-value-write-back' },
+    { name: 'deflate JSON with the masked value', type: 'application/json', encoding: 'deflate', body: deflateSync(secret(MASK_MARKER_BASE64)), status: 400, code: 'masked-value-write-back' },
+    { name: 'gzip JSON with a real value is forwarded decoded', type: 'application/json', encoding: 'GZip', body: gzipSync(secret(REAL)), status: 201, forwarded: secret(REAL) },
+    { name: 'brotli is not read, so it is refused', type: 'application/json', encoding: 'br', body: Buffer.from('x'), status: 415, code: 'body-encoding-unsupported' },
+    { name: 'stacked encodings are refused', type: 'application/json', encoding: 'gzip, gzip', body: gzipSync(gzipSync('{}')), status: 415, code: 'body-encoding-unsupported' },
+    { name: 'corrupt gzip', type: 'application/json', encoding: 'gzip', body: Buffer.from('not gzip at all'), status: 400, code: 'body-encoding-invalid' },
+    { name: 'a gzip bomb past the body limit', type: 'application/json', encoding: 'gzip', body: bomb, status: 413, code: 'body-too-large' },
+  ];
+  for (const row of rows) {
+    scripted.received.length = 0;
+    scripted.respond = (_q, res) => void res.writeHead(201, { 'content-type': 'application/json' }).end('{"kind":"Secret","apiVersion":"v1","metadata":{"name":"s"}}');
+    const reply = await world.call('POST', '/api/v1/namespaces/agents/secrets', { headers: { ...headers, 'content-type': row.type, ...(row.encoding ? { 'content-encoding': row.encoding } : {}) }, body: row.body });
+    t.is(reply.status, row.status, `${row.name}: ${reply.body}`);
+    if (row.code !== undefined) {
+      t.is(reason(reply.body), row.code, row.name);
+      t.is(scripted.received.length, 0, `${row.name}: nothing reached the API server`);
+    }
+    if (row.forwarded !== undefined) {
+      t.is(scripted.received[0]?.body, row.forwarded, row.name);
+      t.is(scripted.received[0]?.headers['content-encoding'], undefined, row.name);
+    }
+  }
+  const refused = await world.call('POST', '/api/v1/namespaces/agents/secrets', { headers: { ...headers, 'content-type': 'application/json' }, body: secret(MASK_MARKER_BASE64) });
+  t.like(JSON.parse(refused.body), { reason: 'MaskedValueWriteBack', code: 400 });
+});
+
+test('every command a refusal prints is a request the virtual API accepts', (t) => {
+  const rows: Array<[string, string, string]> = [
+    ['a namespaced list', 'GET', '/api/v1/namespaces/other/pods'],
+    ['a named get in a group', 'GET', '/apis/apps/v1/namespaces/payments/deployments/api'],
+    ['a subresource', 'POST', '/api/v1/namespaces/a/pods/x/exec?command=sh'],
+    ['a cluster-scoped list', 'GET', '/api/v1/nodes'],
+    ['a list across namespaces', 'GET', '/apis/apps/v1/deployments'],
+    ['a non-resource URL', 'GET', '/metrics'],
+  ];
+  for (const [name, method, url] of rows) {
+    const parsed = parseRequest(method, url);
+    if (!parsed.ok) {
+      t.fail(name);
+      continue;
+    }
+    const body = /^echo '(\{.*\})' \| kubectl create --raw \/apis\/agentgate\.io\/v1alpha1\/accessrequests -f -$/.exec(accessRequestCommand(parsed.attributes))?.[1];
+    const input = parseAccessRequestObjectInput(JSON.parse(body ?? 'null'));
+    t.true(input.ok, `${name}: ${JSON.stringify(input.ok ? '' : input.errors)}`);
+  }
+});
