@@ -54,6 +54,15 @@ export const PodLayoutSchema = z
       agentMountPath: z.literal('/var/run/secrets/kubernetes.io/serviceaccount'),
       files: z.object({ ca: FileName, token: FileName, namespace: FileName }),
     }),
+    /**
+     * The sidecar's audit spool: a disk-backed emptyDir of its own, mounted in the sidecar only
+     * (the shared volume is readable by the agents), where audit batches wait for the broker.
+     */
+    auditSpool: z.object({
+      volumeName: DnsLabel,
+      mountPath: AbsolutePath,
+      sizeLimit: z.string().regex(/^[0-9]+(Ki|Mi|Gi)$/, 'must be a quantity such as 64Mi'),
+    }),
     brokerToken: z.object({
       volumeName: DnsLabel,
       /** Mounted in the sidecar only: an agent holding it could talk to the broker as its sidecar. */
@@ -126,6 +135,11 @@ export const defaultPodLayout: PodLayout = deepFreeze({
     sidecarMountPath: '/var/run/agentgate/shared',
     agentMountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
     files: { ca: 'ca.crt', token: 'token', namespace: 'namespace' },
+  },
+  auditSpool: {
+    volumeName: 'agentgate-audit-spool',
+    mountPath: '/var/run/agentgate/audit-spool',
+    sizeLimit: '64Mi',
   },
   brokerToken: {
     volumeName: 'agentgate-broker-token',

@@ -66,6 +66,8 @@ export const Reasons = Object.freeze({
   'audit-spool-full': "This pod's audit spool is full, so requests are refused until its audit events reach the broker; retry shortly.",
   // Masking (appended with the masking library).
   'masked-value-write-back': 'The request carries a value agentgate masked when it was read; writing it back would overwrite the real value. Send the real value, or patch only the fields you mean to change.',
+  // Admission: the sidecar's audit spool is the sidecar's alone.
+  'audit-spool-mount': "Agent containers cannot mount the sidecar's audit spool: it holds the record of what the agent did.",
 } as const);
 
 /** A reason code agentgate knows. */

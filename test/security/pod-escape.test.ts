@@ -105,11 +105,31 @@ for (const row of admitted) {
   });
 }
 
+test('an agent container may not mount the sidecar\'s audit spool, which only the sidecar mounts', (t) => {
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'agents' }, spec: {
+    serviceAccountName: 'default',
+    containers: [{ name: 'agent', image: 'a', volumeMounts: [{ name: 'agentgate-audit-spool', mountPath: '/spool' }] }],
+  } };
+  const refused = injectPod(pod, 'agents', options, secretTypes);
+  t.true('refused' in refused);
+  if ('refused' in refused) t.is(refused.refused.code, 'audit-spool-mount');
+  const clean = structuredClone(pod);
+  delete (clean.spec.containers[0] as Json).volumeMounts;
+  const injected = injectPod(clean, 'agents', options, secretTypes);
+  if ('refused' in injected) return t.fail(injected.refused.message);
+  const spec = jsonpatch.applyPatch(structuredClone(clean), injected.patch as Operation[]).newDocument.spec as unknown as { initContainers: Json[]; volumes: Json[] };
+  const sidecar = spec.initContainers[0] as { volumeMounts: Json[]; env: Json[] };
+  t.deepEqual(sidecar.volumeMounts.find((m) => m.name === 'agentgate-audit-spool'), { name: 'agentgate-audit-spool', mountPath: '/var/run/agentgate/audit-spool' });
+  t.deepEqual(sidecar.env.find((e) => e.name === 'AGENTGATE_SIDECAR_AUDIT_SPOOL_DIR'), { name: 'AGENTGATE_SIDECAR_AUDIT_SPOOL_DIR', value: '/var/run/agentgate/audit-spool' });
+  t.deepEqual(spec.volumes.find((v) => v.name === 'agentgate-audit-spool'), { name: 'agentgate-audit-spool', emptyDir: { sizeLimit: '64Mi' } });
+});
+
 test('kubectl debug: an ephemeral container may not reach the sidecar or its token under any spelling', (t) => {
   const injectedPod = { spec: { initContainers: [{ name: 'agentgate-sidecar', image: 'x' }], containers: [{ name: 'agent', image: 'a' }], ephemeralContainers: [] as Json[] } };
   const rows: Array<{ name: string; container: Json; code: ReasonCode }> = [
     { name: 'targets the sidecar (its process namespace)', container: { name: 'dbg', image: 'busybox', targetContainerName: 'agentgate-sidecar' }, code: 'ephemeral-targets-sidecar' },
     { name: 'mounts the broker token', container: { name: 'dbg', image: 'busybox', volumeMounts: [{ name: 'agentgate-broker-token', mountPath: '/t' }] }, code: 'ephemeral-broker-token' },
+    { name: 'mounts the audit spool (to forge or erase the record)', container: { name: 'dbg', image: 'busybox', volumeMounts: [{ name: 'agentgate-audit-spool', mountPath: '/s' }] }, code: 'audit-spool-mount' },
     { name: 'privileged (sysadmin profile)', container: { name: 'dbg', image: 'busybox', securityContext: { privileged: true } }, code: 'privileged-pod' },
     { name: 'SYS_PTRACE to read another container', container: { name: 'dbg', image: 'busybox', securityContext: { capabilities: { add: ['SYS_PTRACE'] } } }, code: 'capability-not-allowed' },
     { name: 'a mount over the service-account path with a trailing slash', container: { name: 'dbg', image: 'busybox', volumeMounts: [{ name: 'data', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount/' }] }, code: 'service-account-path-mount' },

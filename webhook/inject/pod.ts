@@ -5,7 +5,7 @@ import { annotationOps, identityAnnotations, identityOf } from './annotations.ts
 import { mergeInPlace, obj, objects, setOp, str, type JsonPatchOp } from './json.ts';
 import type { InjectOptions } from './options.ts';
 import { combine, malformed, podFindings, type Refusal, type SecretTypes } from './refusals.ts';
-import { brokerTokenVolumeOf, sharedVolumeOf, sidecarContainer } from './sidecar.ts';
+import { auditSpoolVolumeOf, brokerTokenVolumeOf, sharedVolumeOf, sidecarContainer } from './sidecar.ts';
 import { pluginVolumeNames } from './token-volume.ts';
 
 /** The outcome of an injection: a patch (maybe empty) with admission warnings, or a refusal. */
@@ -41,7 +41,11 @@ export function injectPod(pod: unknown, namespace: string, options: InjectOption
   patch.push(...setOp('/spec/initContainers', spec.initContainers, initContainers));
   objects(spec.containers).forEach((c, i) => patch.push(...agentContainerOps(c, `/spec/containers/${i}`, plugin, options, 'container', warnings)));
 
-  const replaces = new Map([[layout.sharedVolume.name, sharedVolumeOf(options)], [layout.brokerToken.volumeName, brokerTokenVolumeOf(options)]]);
+  const replaces = new Map([
+    [layout.sharedVolume.name, sharedVolumeOf(options)],
+    [layout.brokerToken.volumeName, brokerTokenVolumeOf(options)],
+    [layout.auditSpool.volumeName, auditSpoolVolumeOf(options)],
+  ]);
   const wantedVolumes = mergeInPlace(volumes, (v) => str(v.name), replaces, (v) => plugin.has(str(v.name) ?? ''));
   patch.push(...setOp('/spec/volumes', spec.volumes, wantedVolumes));
 

@@ -59,12 +59,15 @@ function mountFindings(container: JsonObject, field: string, spec: JsonObject, o
   const out: Refusal[] = [];
   const name = str(container.name) ?? '';
   const plugin = pluginVolumeNames(objects(spec.volumes));
-  const { sharedVolume, brokerToken } = options.layout;
+  const { sharedVolume, brokerToken, auditSpool } = options.layout;
   for (const mount of objects(container.volumeMounts)) {
     const volume = str(mount.name) ?? '';
     const path = str(mount.mountPath) ?? '';
     if (volume === brokerToken.volumeName) {
       out.push({ code: 'service-account-token-volume', message: `${field} ${name} mounts ${volume}, the sidecar's broker token: only the sidecar may mount it` });
+    } else if (volume === auditSpool.volumeName) {
+      // An agent that could write the spool could forge or erase the record of what it did.
+      out.push({ code: 'audit-spool-mount', message: `${field} ${name} mounts ${volume}, the sidecar's audit spool: only the sidecar may mount it` });
     } else if (isServiceAccountPath(path) && !plugin.has(volume) && volume !== sharedVolume.name) {
       out.push({ code: 'service-account-path-mount', message: `${field} ${name} mounts volume ${volume} at ${path}: mount it elsewhere, agentgate places the sidecar's credentials in ${TOKEN_MOUNT_PATH}` });
     }

@@ -10,6 +10,7 @@ const SIDECAR_ENV = {
   sharedDir: 'AGENTGATE_SIDECAR_SHARED_DIR',
   brokerTokenPath: 'AGENTGATE_SIDECAR_BROKER_TOKEN_PATH',
   upstreamCaFile: 'AGENTGATE_SIDECAR_UPSTREAM_CA_FILE',
+  auditSpoolDir: 'AGENTGATE_SIDECAR_AUDIT_SPOOL_DIR',
 } as const;
 
 /** The ConfigMap every namespace holds with the cluster CA (the root CA publisher keeps it). */
@@ -37,7 +38,7 @@ function probe(path: string, port: number, periodSeconds: number, failureThresho
  */
 export function sidecarContainer(options: InjectOptions): JsonObject {
   const { layout } = options;
-  const { sidecar, sharedVolume, brokerToken } = layout;
+  const { sidecar, sharedVolume, brokerToken, auditSpool } = layout;
   const limits: JsonObject = { memory: options.resources.limits.memory };
   if (options.resources.limits.cpu !== undefined) limits.cpu = options.resources.limits.cpu;
   return {
@@ -55,12 +56,15 @@ export function sidecarContainer(options: InjectOptions): JsonObject {
       { name: SIDECAR_ENV.sharedDir, value: sharedVolume.sidecarMountPath },
       { name: SIDECAR_ENV.brokerTokenPath, value: `${brokerToken.mountPath}/${brokerToken.fileName}` },
       { name: SIDECAR_ENV.upstreamCaFile, value: `${brokerToken.mountPath}/${CA_FILE}` },
+      { name: SIDECAR_ENV.auditSpoolDir, value: auditSpool.mountPath },
       ...options.sidecarEnv.map((env) => ({ name: env.name, value: env.value })),
     ],
     resources: { limits, requests: { cpu: options.resources.requests.cpu, memory: options.resources.requests.memory } },
     volumeMounts: [
       { name: sharedVolume.name, mountPath: sharedVolume.sidecarMountPath },
       { name: brokerToken.volumeName, readOnly: true, mountPath: brokerToken.mountPath },
+      // The root filesystem is read-only: the audit spool needs a writable volume of its own.
+      { name: auditSpool.volumeName, mountPath: auditSpool.mountPath },
     ],
     // The kubelet probes the pod IP; the health listener serves only these paths there.
     livenessProbe: probe(sidecar.healthPath, sidecar.healthPort, 10, 3),
@@ -90,6 +94,12 @@ export function sharedVolumeOf(options: InjectOptions): JsonObject {
   return { name: sharedVolume.name, emptyDir: { medium: sharedVolume.medium, sizeLimit: '1Mi' } };
 }
 
+/** The disk-backed volume where the sidecar spools audit batches while the broker is unreachable. */
+export function auditSpoolVolumeOf(options: InjectOptions): JsonObject {
+  const { auditSpool } = options.layout;
+  return { name: auditSpool.volumeName, emptyDir: { sizeLimit: auditSpool.sizeLimit } };
+}
+
 /**
  * The sidecar's own credentials: a token with the broker's audience (useless at the API server)
  * and the cluster CA, against which the sidecar verifies the API server, so DNS or hostAliases
@@ -117,5 +127,5 @@ export function agentMountOf(options: InjectOptions): JsonObject {
 
 /** The names of the volumes agentgate owns in a pod. */
 export function agentgateVolumeNames(options: InjectOptions): string[] {
-  return [options.layout.sharedVolume.name, options.layout.brokerToken.volumeName];
+  return [options.layout.sharedVolume.name, options.layout.brokerToken.volumeName, options.layout.auditSpool.volumeName];
 }

@@ -60,7 +60,7 @@ export function reviewPodUpdate(oldPod: unknown, newPod: unknown, options: Injec
 function ephemeralFindings(container: JsonObject, options: InjectOptions, secretTypes: SecretTypes): Refusal[] {
   const field = 'ephemeral container';
   const name = str(container.name) ?? '';
-  const { sidecar, brokerToken, sharedVolume } = options.layout;
+  const { sidecar, brokerToken, sharedVolume, auditSpool } = options.layout;
   const out = containerFindings(container, field, options);
   if (name.startsWith('agentgate-')) {
     out.push({ code: 'agentgate-name-collision', message: `${field} ${name}: rename it, container names starting with 'agentgate-' are reserved for agentgate` });
@@ -72,6 +72,8 @@ function ephemeralFindings(container: JsonObject, options: InjectOptions, secret
     const path = str(mount.mountPath) ?? '';
     if (mount.name === brokerToken.volumeName) {
       out.push({ code: 'ephemeral-broker-token', message: `${field} ${name} mounts ${brokerToken.volumeName}: remove the mount, only the sidecar may read its broker token` });
+    } else if (mount.name === auditSpool.volumeName) {
+      out.push({ code: 'audit-spool-mount', message: `${field} ${name} mounts ${auditSpool.volumeName}: remove the mount, only the sidecar may write its audit spool` });
     } else if (isServiceAccountPath(path) && mount.name !== sharedVolume.name) {
       out.push({ code: 'service-account-path-mount', message: `${field} ${name} mounts ${str(mount.name) ?? ''} at ${path}: mount it elsewhere, agentgate places the sidecar's credentials there` });
     }
