@@ -1,8 +1,9 @@
-// `agentgate broker` assembled: Redis, grants and their expiry worker, TokenRequest credentials,
-// the policy (reloaded from its file), the audit store, access requests, the stream relay and the
-// HTTPS server; a start-up sweep by one replica; and an orderly stop on the caller's signal.
+// `agentgate broker` assembled: Redis, grants and their expiry worker, the connection's credentials
+// (TokenRequest, or EKS through STS), the policy (reloaded from its file), the audit store, access
+// requests, the stream relay and the HTTPS server; a start-up sweep by one replica; an orderly stop.
 import { access, readFile } from 'node:fs/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { STSClient } from '@aws-sdk/client-sts';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { createAuditStore, type AuditStore } from '../audit/index.ts';
@@ -14,6 +15,7 @@ import { createPolicyStore, DEFAULT_POLICY_FILE, formatPolicyIssue, type PolicyS
 import { createRedis, guarded, type AgentgateRedis } from '../redis/client.ts';
 import { AccessRequestStore } from './accessrequests.ts';
 import { denyAccessRequest, grantAccessRequest } from './approve.ts';
+import { EksGrantCredentials, eksUsername } from './credentials/eks-grants.ts';
 import { TokenRequestCredentials } from './credentials/tokenrequest.ts';
 import { createDecider } from './decide.ts';
 import { createDecisionAuditor, type DecisionAuditor } from './decision-audit.ts';
@@ -49,6 +51,8 @@ export interface BrokerServiceOptions {
   onPending?: (request: AccessRequest) => void;
   /** First retry delay of a failed expiry job (default 1 s). */
   expiryBackoffMs?: number;
+  /** EKS mode only: the STS client (default: region and endpoint from the connection, the SDK's credential chain), token clock and refresh. */
+  eks?: { stsClient?: STSClient; now?: () => Date; refreshBeforeMs?: number; refreshEveryMs?: number };
 }
 
 /** A running broker. */
@@ -86,12 +90,28 @@ async function readPolicy(file: string, log: Logger): Promise<string> {
   }
 }
 
+/**
+ * The EKS side of the connection, checked before anything starts: the config loader already asks
+ * for the three eks fields, but a caller passing a config object may not have loaded it.
+ */
+function eksConnection(config: ConfigFor<'broker'>): { name: string; server: string; roleArn: string; region: string; clusterName: string } {
+  const { name, server, roleArn, region, clusterName, eksUsernameTemplate } = config.connection;
+  if (roleArn === undefined || region === undefined || clusterName === undefined) {
+    const missing = Object.entries({ roleArn, region, clusterName }).filter(([, value]) => value === undefined).map(([field]) => `connection.${field}`);
+    throw new BrokerConfigError(`${missing.join(', ')}: required when connection.mode is eks`);
+  }
+  // The webhook applies the guardrails to users under its prefix: a grant user outside it would escape them.
+  const user = eksUsername(eksUsernameTemplate, 'g-0', roleArn);
+  if (!user.startsWith(config.webhook.eksSessionPrefix)) {
+    throw new BrokerConfigError(`connection.eksUsernameTemplate: ${eksUsernameTemplate} renders users such as ${user}, outside webhook.eksSessionPrefix (${config.webhook.eksSessionPrefix}), so the webhook's guardrails would not apply to grant sessions`);
+  }
+  return { name, server, roleArn, region, clusterName };
+}
+
 /** Starts the broker; resolves once it listens. */
 export async function startBroker(options: BrokerServiceOptions): Promise<BrokerService> {
   const { config, log } = options;
-  if (config.connection.mode === 'eks') {
-    throw new BrokerConfigError('connection.mode eks: EKS credentials are not wired into this broker build yet; use connection.mode tokenrequest');
-  }
+  const eks = config.connection.mode === 'eks' ? eksConnection(config) : undefined;
   const readTls = (field: 'certFile' | 'keyFile'): Promise<Buffer> => readFile(config.broker.tls[field]).catch((error: NodeJS.ErrnoException) => {
     throw new BrokerConfigError(`broker.tls.${field}: ${config.broker.tls[field]} cannot be read (${error.code ?? error.message})`);
   });
@@ -112,7 +132,16 @@ export async function startBroker(options: BrokerServiceOptions): Promise<Broker
 
   const store = new GrantStore({ redis });
   const expiry = new GrantExpiry({ redis, ...(options.expiryBackoffMs !== undefined ? { backoffMs: options.expiryBackoffMs } : {}) });
-  const credentials = new TokenRequestCredentials({ kubeConfig, server: config.connection.server, namespace: config.webhook.namespace });
+  const { stsClient, ...eksTuning } = options.eks ?? {};
+  const stsEndpoint = config.connection.stsEndpoint;
+  const credentials = eks
+    ? new EksGrantCredentials({
+      kubeConfig, connection: eks, usernameTemplate: config.connection.eksUsernameTemplate, store, ...eksTuning,
+      stsClient: stsClient ?? new STSClient({ region: eks.region, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) }),
+      ...(stsEndpoint ? { stsEndpoint } : {}),
+      onRefreshError: (grantId, error) => log.warn({ err: error, grantId }, 'EKS token refresh failed; retrying at the next round'),
+    })
+    : new TokenRequestCredentials({ kubeConfig, server: config.connection.server, namespace: config.webhook.namespace });
   const lifecycle = new GrantLifecycle({ store, expiry, credentialsFor: () => credentials });
   expiry.startWorker((job) => lifecycle.expire(job), { onFailure: (job, error) => log.warn({ err: error, grantId: job?.grantId }, 'grant expiry failed; retrying') });
 
@@ -195,6 +224,7 @@ export async function startBroker(options: BrokerServiceOptions): Promise<Broker
     closing ??= (async () => {
       clearInterval(reloadTimer);
       clearInterval(injectedTimer);
+      if (credentials instanceof EksGrantCredentials) credentials.close();
       await relay.close();
       await server.close();
       await auditor.close();

@@ -74,7 +74,8 @@ test('configurations the broker cannot run with exit 78 and name the field', asy
     { name: 'an unreadable kubeconfig', args: ['--kubeconfig', '/nonexistent/kubeconfig'], env: {}, message: /--kubeconfig \/nonexistent\/kubeconfig cannot be read \(ENOENT\)/ },
     { name: 'an unreadable TLS certificate', args: [], env: { AGENTGATE_BROKER_TLS_CERT_FILE: '/nonexistent/tls.crt' }, message: /broker\.tls\.certFile: \/nonexistent\/tls\.crt cannot be read \(ENOENT\)/ },
     { name: 'outside a pod without --kubeconfig', args: [], env: {}, message: /not running in a pod .*pass --kubeconfig FILE/ },
-    { name: 'eks mode, not wired in this build', args: [], env: { AGENTGATE_CONNECTION_MODE: 'eks', AGENTGATE_CONNECTION_ROLE_ARN: 'arn:aws:iam::123456789012:role/agentgate', AGENTGATE_CONNECTION_REGION: 'eu-west-1', AGENTGATE_CONNECTION_CLUSTER_NAME: 'prod' }, message: /connection\.mode eks/ },
+    { name: 'eks mode without the role to assume', args: [], env: { AGENTGATE_CONNECTION_MODE: 'eks', AGENTGATE_CONNECTION_REGION: 'eu-west-1', AGENTGATE_CONNECTION_CLUSTER_NAME: 'prod' }, message: /connection\.roleArn.*required when connection\.mode is eks/ },
+    { name: 'eks mode with a username template outside the webhook\'s grant prefix', args: [], env: { AGENTGATE_CONNECTION_MODE: 'eks', AGENTGATE_CONNECTION_ROLE_ARN: 'arn:aws:iam::123456789012:role/agentgate', AGENTGATE_CONNECTION_REGION: 'eu-west-1', AGENTGATE_CONNECTION_CLUSTER_NAME: 'prod', AGENTGATE_CONNECTION_EKS_USERNAME_TEMPLATE: 'eks:{{SessionName}}' }, message: /connection\.eksUsernameTemplate: eks:\{\{SessionName\}\} renders users such as eks:g-0, outside webhook\.eksSessionPrefix \(agentgate:grant:\)/ },
   ];
   for (const row of rows) {
     let err = '';
