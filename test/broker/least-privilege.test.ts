@@ -172,7 +172,7 @@ test('an approved scope above the ceiling fails closed at its Role, with the esc
   if (!asked.ok || asked.value.approvalRequestId === undefined) return t.fail(JSON.stringify(asked));
   const error = await t.throwsAsync(broker.approve(asked.value.approvalRequestId, 'alice@example.com'), { instanceOf: CredentialError });
   t.is(error?.status, 403);
-  t.regex(error?.message ?? '', new RegExp(`^create role in ${AGENT_NS} failed \\(HTTP 403\\)`));
+  t.regex(error?.message ?? '', new RegExp(`^create role in ${AGENT_NS} failed \\(HTTP 403\\): roles\\.rbac\\.authorization\\.k8s\\.io "agentgate-grant-g-[0-9a-f]{24}" is forbidden: .* is attempting to grant RBAC permissions not currently held`));
   const cause = error?.cause;
   if (!(cause instanceof ApiException)) return t.fail('the cause is the API server\'s answer');
   const status = JSON.parse(String(cause.body)) as { message: string; reason: string };

@@ -24,13 +24,30 @@ export interface TokenRequestOptions {
   expirationSeconds?: number;
 }
 
+/**
+ * What the API server said: the `message` of its Status body when there is one (e.g. the
+ * escalation refusal naming the rules the broker does not hold), else the error's first line.
+ */
+function causeText(cause: unknown): string {
+  if (cause instanceof ApiException) {
+    const body: unknown = (cause as ApiException<unknown>).body;
+    try {
+      const parsed = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: unknown } | null;
+      if (parsed && typeof parsed.message === 'string') return parsed.message;
+    } catch {
+      // not a Status body: fall through to the error's own text
+    }
+  }
+  return cause instanceof Error ? (cause.message.split('\n')[0] ?? '') : String(cause);
+}
+
 /** A Kubernetes call for a grant's credential failed; `status` is the HTTP status when there was one. */
 export class CredentialError extends Error {
   readonly code = 'credential-failed';
   readonly status: number | undefined;
   constructor(action: string, cause: unknown) {
     const status = cause instanceof ApiException ? cause.code : undefined;
-    super(`${action} failed${status !== undefined ? ` (HTTP ${status})` : ''}: ${cause instanceof Error ? cause.message.split('\n')[0] : String(cause)}`, { cause });
+    super(`${action} failed${status !== undefined ? ` (HTTP ${status})` : ''}: ${causeText(cause)}`, { cause });
     this.name = 'CredentialError';
     this.status = status;
   }
