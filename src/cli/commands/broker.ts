@@ -11,7 +11,8 @@ export const brokerCommand = defineCommand<'broker'>({
   description:
     'Serves the sidecar contract v1 (/v1/decisions, /v1/stream, /v1/audit, /v1/accessrequests) and the operator API ' +
     '(/v1/operator/…) over HTTPS, with /healthz, /readyz and /metrics. Grants live in Redis (broker.redisUrl); ' +
-    "credentials are per-grant service accounts and TokenRequest tokens in webhook.namespace. At start one replica " +
+    'credentials are per-grant service accounts and TokenRequest tokens in webhook.namespace (connection.mode tokenrequest), ' +
+    'or STS sessions named after the grant with an EKS token (connection.mode eks, see docs/eks.md). At start one replica ' +
     'sweeps what grants left in the cluster while no broker ran. On SIGTERM open streams end, in-flight requests finish ' +
     'and it exits 0; exits 78 for a configuration it cannot run with, 1 when it cannot start.',
   group: 'service',
