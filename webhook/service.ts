@@ -6,13 +6,13 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { ConfigFor } from '../src/config/index.ts';
 import { injectOptionsFromConfig, type InjectOptions } from './inject/options.ts';
-import { apiErrorText, kubeClients, type KubeClients } from './kube/client.ts';
+import { apiErrorText, kubeClient, type KubeClient } from './kube/client.ts';
 import { supportsNativeSidecars, watchClusterVersion, type ClusterVersion } from './kube/cluster-version.ts';
 import { kubeLeaseStore, runLeaderElection, type LeaseStore } from './kube/leader.ts';
-import { kubeLookups } from './kube/lookups.ts';
+import { kubeLookups, namespaceLabelCache } from './kube/lookups.ts';
 import { createServiceAccountController } from './kube/service-accounts.ts';
 import { startWebhookServer, type WebhookServer } from './server.ts';
-import { selfSignedTls, type TlsBundle } from './tls/self-signed.ts';
+import type { TlsBundle } from './tls/self-signed.ts';
 import { grantIdentityPredicate, validateOptions } from './validate/index.ts';
 
 /** Intervals, overridable by tests; production uses the defaults. */
@@ -37,8 +37,8 @@ export interface WebhookServiceOptions {
   buildVersion: string;
   /** The replica's identity in the Lease (the pod name). */
   identity?: string;
-  /** Clients, when not built from `webhook.kubeconfig` (tests). */
-  kube?: KubeClients;
+  /** The client, when not built from `webhook.kubeconfig` (tests). */
+  kube?: KubeClient;
   /** The Lease, when not coordination.k8s.io's (tests against a server without leases). */
   leaseStore?: LeaseStore;
   timings?: ServiceTimings;
@@ -86,13 +86,13 @@ export async function startWebhookService(options: WebhookServiceOptions): Promi
   const { config, logger, signal } = options;
   const { webhook } = config;
   const timings = options.timings ?? {};
-  const kube = options.kube ?? kubeClients(webhook.kubeconfig);
+  const kube = options.kube ?? await kubeClient(webhook.kubeconfig);
   const identity = options.identity ?? config.pod.name ?? hostname();
   const log = logger.child({ component: 'webhook' });
 
   const optionsFor = (version: ClusterVersion): InjectOptions => serviceInjectOptions(config, options.buildVersion, version);
   const versionWatch = await watchClusterVersion({
-    read: () => kube.version.getCode(),
+    read: () => kube.get('/version'),
     intervalMs: webhook.clusterVersionInterval,
     onChange: (version) => {
       inject = optionsFor(version);
@@ -108,8 +108,7 @@ export async function startWebhookService(options: WebhookServiceOptions): Promi
   const configurationNames = [webhook.configurations.mutating, webhook.configurations.validating];
 
   const accounts = createServiceAccountController({
-    core: kube.core,
-    config: kube.config,
+    kube,
     name: inject.layout.serviceAccountName,
     labelSelector: `${inject.layout.labels.namespaceInject}=${inject.layout.labels.namespaceInjectValue}`,
     ...(timings.watchRetryMs === undefined ? {} : { retryMs: timings.watchRetryMs }),
@@ -119,9 +118,9 @@ export async function startWebhookService(options: WebhookServiceOptions): Promi
 
   // TLS: mounted files are re-read on each check (cert-manager renews them in place).
   const mounted = webhook.tls.certFile && webhook.tls.keyFile ? { certFile: webhook.tls.certFile, keyFile: webhook.tls.keyFile } : undefined;
-  const bootstrap = mounted ? undefined : selfSignedTls({
-    core: kube.core,
-    admission: kube.admission,
+  // node-forge (10 MiB) is loaded only when this replica makes its own certificates.
+  const bootstrap = mounted ? undefined : (await import('./tls/self-signed.ts')).selfSignedTls({
+    kube,
     namespace: webhook.namespace,
     secretName: webhook.tlsSecret,
     serviceName: webhook.serviceName,
@@ -139,6 +138,13 @@ export async function startWebhookService(options: WebhookServiceOptions): Promi
   };
 
   const tasks: Promise<unknown>[] = [];
+  // Every replica serves reviews, so every replica keeps the namespace labels (not only the leader).
+  const namespaces = namespaceLabelCache({
+    kube,
+    ...(timings.watchRetryMs === undefined ? {} : { retryMs: timings.watchRetryMs }),
+    onError: (error) => log.warn({ error: apiErrorText(error) }, 'namespace label cache'),
+  });
+  tasks.push(namespaces.run(signal));
   const leaderWork = (leaderSignal: AbortSignal): void => {
     leading = true;
     log.info({ identity }, 'leading: running the service-account controller and certificate rotation');
@@ -148,7 +154,7 @@ export async function startWebhookService(options: WebhookServiceOptions): Promi
   };
   if (webhook.leaderElection) {
     tasks.push(runLeaderElection({
-      store: options.leaseStore ?? kubeLeaseStore(kube.coordination, webhook.namespace, webhook.leaseName),
+      store: options.leaseStore ?? kubeLeaseStore(kube, webhook.namespace, webhook.leaseName),
       identity,
       ...(timings.leaseDurationMs === undefined ? {} : { leaseDurationMs: timings.leaseDurationMs }),
       ...(timings.renewMs === undefined ? {} : { renewMs: timings.renewMs }),
@@ -183,7 +189,11 @@ export async function startWebhookService(options: WebhookServiceOptions): Promi
     port: webhook.listen.port,
     inject: () => inject,
     validate: (current) => validateOptions(current, { isGrantIdentity, webhookConfigurationNames: configurationNames }),
-    lookups: kubeLookups(kube.core, (namespace) => accounts.ensure(namespace)),
+    lookups: kubeLookups(kube, {
+      inject: { key: inject.layout.labels.namespaceInject, value: inject.layout.labels.namespaceInjectValue },
+      cache: namespaces,
+      ensureServiceAccount: (namespace) => accounts.ensure(namespace),
+    }),
     ready: () => !signal.aborted,
   });
   log.info({ port: server.port, tls: mounted ? 'mounted' : 'self-bootstrapped', clusterVersion: versionWatch.current().gitVersion }, 'webhook listening');

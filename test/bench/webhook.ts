@@ -1,32 +1,44 @@
 /**
- * Admission latency over HTTPS with keep-alive at 200 admissions/s (open loop: requests are sent
- * on schedule whether or not earlier ones answered), for a typical pod and a 64 KB pod spec: p50,
- * p99 and RSS. The baseline is the same server in the same run answering a bare allow (the same
- * review for a pod in a namespace not labelled for injection: decoded and looked up, not injected).
- * The server runs in a child process (this module run with `--serve`), so the load generator
- * takes no CPU from it and RSS is the server's alone.
+ * Admission latency and RSS of the real `agentgate webhook` process (the CLI, against the API
+ * double), over HTTPS with keep-alive at 200 admissions/s, for a typical pod and a 64 KB pod spec.
+ * The baseline is a bare node:https server with the same certificate that parses the review and
+ * answers a bare allow, measured in the same run.
+ *
+ * Method: server on one CPU, load generator (and the API double) on another (taskset); open loop
+ * (requests leave on a fixed schedule whether or not earlier ones answered) and latency counted
+ * from the scheduled time, so a stalled server cannot hide its stall by slowing the sender
+ * (coordinated omission); a warm-up before each measured phase; GC pauses from `--trace-gc`;
+ * RSS and peak RSS from /proc. Details of each run, load average included, go to stderr.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import { Agent, request } from 'node:https';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { Agent, createServer as createHttpsServer, request } from 'node:https';
+import { createServer, type AddressInfo } from 'node:net';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startWebhookServer } from '../../webhook/server.ts';
-import { lookups, options, readRequest } from '../webhook/fixtures.ts';
 import type { Bench, Figure } from './measure.ts';
 
 const RATE = 200;
-const DURATION_MS = 5000;
-const WARMUP_MS = 1000;
-const tls = new URL('../fixtures/tls/', import.meta.url);
+// WEBHOOK_BENCH_SECONDS shortens a run while developing; figures are reported at 20 s.
+const SECONDS = Number(process.env.WEBHOOK_BENCH_SECONDS ?? '20');
+const WARMUP_SECONDS = 3;
+const root = new URL('../../', import.meta.url);
+const tls = fileURLToPath(new URL('test/fixtures/tls/', root));
+const self = fileURLToPath(import.meta.url);
+const quiet = '--disable-warning=ExperimentalWarning';
+// WEBHOOK_BENCH_SERVER_FLAGS adds Node flags to both servers (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
+const serverFlags = [quiet, '--trace-gc', ...(process.env.WEBHOOK_BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean)];
 
 type Review = { request: { namespace: string; object: { metadata: { namespace: string }; spec: { containers: { env?: { name: string; value: string }[] }[] } } } };
 
-/** The bare-pod golden review, moved to `namespace`, its first container's env grown to `bytes`. */
-async function review(namespace: string, bytes: number): Promise<string> {
-  const base = structuredClone(await readRequest('bare-pod')) as Review;
-  base.request.namespace = namespace;
-  base.request.object.metadata.namespace = namespace;
+/** The bare-pod golden review in the labelled namespace `agents`, its first container's env grown to `bytes`. */
+async function review(bytes: number): Promise<string> {
+  // Read here, not imported at the top: the bare server runs this module and must not load the
+  // webhook's libraries (zod among them), or its RSS would not be a baseline.
+  const base = JSON.parse(await readFile(new URL('../webhook/golden/bare-pod.request.json', import.meta.url), 'utf8')) as Review;
   const container = base.request.object.spec.containers[0];
   if (container) {
     container.env ??= [];
@@ -35,97 +47,271 @@ async function review(namespace: string, bytes: number): Promise<string> {
   return JSON.stringify(base);
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+/** The baseline server (`--serve-bare PORT`): parses the review for its uid and answers allowed. */
+async function serveBare(port: number): Promise<void> {
+  const [cert, key] = await Promise.all([readFile(join(tls, 'server.crt')), readFile(join(tls, 'server.key'))]);
+  const server = createHttpsServer({ cert, key, minVersion: 'TLSv1.2' }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      let uid = '';
+      if (req.method === 'POST') uid = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { request: { uid: string } }).request.uid;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(req.method === 'POST' ? JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid, allowed: true } }) : 'ok');
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.listen(port, '127.0.0.1');
+  process.once('SIGTERM', () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+  });
 }
 
-/** Latencies (ms) of reviews sent at RATE per second for DURATION_MS, after a warm-up. */
-async function load(server: { port: number }, body: string, ca: Buffer): Promise<number[]> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 16, ca, servername: 'localhost' });
-  const send = (): Promise<number> => new Promise((resolve, reject) => {
-    const start = performance.now();
-    const req = request({ host: '127.0.0.1', port: server.port, path: '/mutate', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.on('data', () => undefined);
-      res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - start) : reject(new Error(`HTTP ${res.statusCode}`))));
+/** `command args` run on `cpu` (taskset, util-linux), or unpinned when there is no second CPU. */
+function pinned(cpu: number | undefined, command: string, args: string[]): [string, string[]] {
+  const taskset = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
+  return cpu === undefined || !taskset ? [command, args] : [taskset, ['-c', String(cpu), command, ...args]];
+}
+
+/** One open-loop phase, as the parent asks the load generator for it. */
+interface LoadJob {
+  port: number;
+  body: string;
+  rate: number;
+  seconds: number;
+}
+
+/** Latency figures of one phase, in ms from each request's scheduled time. */
+interface LoadResult {
+  count: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  /** How late the sender itself was at worst (its own stalls, included in the latencies). */
+  maxSendLagMs: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
+}
+
+/** The load generator's side: runs each job it is sent and answers its LoadResult. */
+function serveLoad(): void {
+  const ca = readFile(join(tls, 'ca.crt'));
+  // A failed request fails the phase, and the parent says so rather than waiting forever.
+  process.on('message', (job: LoadJob) => void openLoop(job, ca).then(
+    (result) => process.send?.(result),
+    (error: unknown) => process.send?.({ error: error instanceof Error ? error.message : String(error) }),
+  ));
+  process.on('disconnect', () => process.exit(0));
+}
+
+async function openLoop(job: LoadJob, caFile: Promise<Buffer>): Promise<LoadResult> {
+  const ca = await caFile;
+  // Keep-alive as the API server's webhook client; enough sockets that a slow answer does not
+  // serialise the next ones (they would queue here, and the schedule-based clock still counts it).
+  const agent = new Agent({ keepAlive: true, maxSockets: 64, ca, servername: 'localhost' });
+  const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(job.body) };
+  const send = (due: number): Promise<number> => new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: job.port, path: '/mutate', method: 'POST', agent, headers }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - due) : reject(new Error(`HTTP ${res.statusCode}`))));
     });
     req.on('error', reject);
-    req.end(body);
+    req.end(job.body);
   });
-  const run = async (ms: number): Promise<number[]> => {
-    const pending: Promise<number>[] = [];
-    const begin = performance.now();
-    for (let i = 0; i < (ms * RATE) / 1000; i++) {
-      const due = begin + (i * 1000) / RATE;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      pending.push(send());
-    }
-    return Promise.all(pending);
-  };
-  await run(WARMUP_MS);
-  const latencies = await run(DURATION_MS);
+  const pending: Promise<number>[] = [];
+  const total = job.seconds * job.rate;
+  const begin = performance.now() + 5;
+  let maxSendLagMs = 0;
+  for (let i = 0; i < total; i++) {
+    const due = begin + (i * 1000) / job.rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    maxSendLagMs = Math.max(maxSendLagMs, performance.now() - due);
+    pending.push(send(due));
+  }
+  const latencies = (await Promise.all(pending)).sort((a, b) => a - b);
   agent.destroy();
-  return latencies.sort((a, b) => a - b);
+  const round = (n: number): number => Number(n.toFixed(3));
+  return { count: latencies.length, p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), p999: round(percentile(latencies, 99.9)), max: round(latencies.at(-1) ?? NaN), maxSendLagMs: round(maxSendLagMs) };
 }
 
-interface Measured {
-  typical: { p50: number; p99: number; baseP50: number; baseP99: number };
-  large: { p50: number; p99: number; baseP50: number; baseP99: number };
-  rssMiB: number;
-  baseRssMiB: number;
+/** Runs one phase on the load generator child. */
+async function runLoad(load: ChildProcess, job: LoadJob): Promise<LoadResult> {
+  const answer = once(load, 'message') as Promise<[LoadResult | { error: string }]>;
+  load.send(job);
+  const [result] = await answer;
+  if ('error' in result) throw new Error(`webhook bench: a review failed during the load: ${result.error}`);
+  return result;
 }
 
-/** The child: serves until its parent disconnects, answers `rss` messages with its RSS in MiB. */
-async function serve(): Promise<void> {
-  const [cert, key] = await Promise.all(['server.crt', 'server.key'].map((f) => readFile(new URL(f, tls))));
-  const server = await startWebhookServer({ cert: cert as Buffer, key: key as Buffer, host: '127.0.0.1', port: 0, inject: options, lookups });
-  process.on('message', (message) => {
-    if (message === 'rss') process.send?.({ rss: process.memoryUsage().rss / (1024 * 1024) });
+/** GC work of a phase, from the server's `--trace-gc` lines. */
+interface GcSummary {
+  count: number;
+  pauseMs: number;
+  maxPauseMs: number;
+  markCompacts: number;
+}
+
+/** Collects a child's `--trace-gc` lines (its stdout) with their arrival time. */
+function gcTracker(child: ChildProcess): { mark(): number; since(mark: number): GcSummary } {
+  const events: { kind: string; pause: number }[] = [];
+  let rest = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) {
+      // e.g. "[123:0x55d0]  5012 ms: Scavenge 9.1 (10.5) -> 8.2 (11.0) MB, pooled: 0 MB, 0.61 / 0.00 ms  (..."
+      const match = /^\[\d+:0x[0-9a-f]+\]\s+\d+ ms: ([A-Za-z -]+?) [\d.]+ \(.*?, ([\d.]+) \/ [\d.]+ ms/.exec(line);
+      if (match) events.push({ kind: match[1] ?? '', pause: Number(match[2]) });
+    }
   });
-  process.on('disconnect', () => void server.close().then(() => process.exit(0)));
-  process.send?.({ port: server.port });
+  return {
+    mark: () => events.length,
+    since(mark) {
+      const phase = events.slice(mark);
+      const round = (n: number): number => Number(n.toFixed(2));
+      return {
+        count: phase.length,
+        pauseMs: round(phase.reduce((sum, e) => sum + e.pause, 0)),
+        maxPauseMs: round(Math.max(0, ...phase.map((e) => e.pause))),
+        markCompacts: phase.filter((e) => e.kind.startsWith('Mark')).length,
+      };
+    },
+  };
 }
 
-async function ask<T>(child: ChildProcess, key: string, message?: string): Promise<T> {
-  const answer = new Promise<T>((resolve) => {
-    const listen = (m: unknown): void => {
-      if (typeof m === 'object' && m !== null && key in m) {
-        child.off('message', listen);
-        resolve((m as Record<string, T>)[key] as T);
-      }
-    };
-    child.on('message', listen);
-  });
-  if (message) child.send(message);
-  return answer;
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
-async function measureAll(): Promise<Measured> {
-  const ca = await readFile(new URL('ca.crt', tls));
-  const child = fork(fileURLToPath(import.meta.url), ['--serve'], { execArgv: ['--disable-warning=ExperimentalWarning'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  try {
-    const server = { port: await ask<number>(child, 'port') };
-    const bodies = { typical: await review('agents', 0), large: await review('agents', 64 * 1024) };
-    const bare = { typical: await review('plain', 0), large: await review('plain', 64 * 1024) };
-    // Baselines first, so the baseline RSS is not inflated by the injection runs.
-    const baseTypical = await load(server, bare.typical, ca);
-    const baseLarge = await load(server, bare.large, ca);
-    const baseRssMiB = await ask<number>(child, 'rss', 'rss');
-    const typical = await load(server, bodies.typical, ca);
-    const large = await load(server, bodies.large, ca);
-    const rssMiB = await ask<number>(child, 'rss', 'rss');
-    return {
-      rssMiB, baseRssMiB,
-      typical: { p50: percentile(typical, 50), p99: percentile(typical, 99), baseP50: percentile(baseTypical, 50), baseP99: percentile(baseTypical, 99) },
-      large: { p50: percentile(large, 50), p99: percentile(large, 99), baseP50: percentile(baseLarge, 50), baseP99: percentile(baseLarge, 99) },
-    };
-  } finally {
-    child.disconnect();
-    await once(child, 'exit');
+async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`webhook bench: ${what} did not happen within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
-if (process.argv.includes('--serve') && process.argv[1] === fileURLToPath(import.meta.url)) await serve();
+const healthy = (port: number, ca: Buffer) => (): Promise<boolean> => new Promise((resolve) => {
+  request({ host: '127.0.0.1', port, path: '/healthz', ca, servername: 'localhost', agent: false }, (res) => {
+    res.resume();
+    resolve(res.statusCode === 200);
+  }).on('error', () => resolve(false)).end();
+});
+
+/** RSS now and its peak (VmHWM) of a child, in MiB, from /proc. */
+async function rssOf(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+interface ServerFigures {
+  typical: LoadResult;
+  large: LoadResult;
+  /** RSS once listening, before any review; then after the load, and its peak. */
+  idleRss: number;
+  rss: { rss: number; peak: number };
+  gc: { typical: GcSummary; large: GcSummary };
+}
+
+/** Loads one server (already listening on `port`, process `child`) with both bodies. */
+async function measureServer(child: ChildProcess, port: number, load: ChildProcess, bodies: { typical: string; large: string }): Promise<ServerFigures> {
+  const gc = gcTracker(child);
+  const idleRss = (await rssOf(child.pid ?? 0)).rss;
+  const phase = async (body: string): Promise<[LoadResult, GcSummary]> => {
+    await runLoad(load, { port, body, rate: RATE, seconds: WARMUP_SECONDS });
+    const mark = gc.mark();
+    const result = await runLoad(load, { port, body, rate: RATE, seconds: SECONDS });
+    return [result, gc.since(mark)];
+  };
+  const [typical, gcTypical] = await phase(bodies.typical);
+  const [large, gcLarge] = await phase(bodies.large);
+  return { typical, large, idleRss, rss: await rssOf(child.pid ?? 0), gc: { typical: gcTypical, large: gcLarge } };
+}
+
+interface Measured {
+  webhook: ServerFigures;
+  bare: ServerFigures;
+}
+
+async function measureAll(): Promise<Measured> {
+  const cpus = availableParallelism();
+  const [serverCpu, loadCpu] = cpus >= 2 ? [cpus - 1, cpus - 2] : [undefined, undefined];
+  const dir = await mkdtemp(join(tmpdir(), 'agentgate-bench-webhook-'));
+  const children: ChildProcess[] = [];
+  const start = (cpu: number | undefined, args: string[], env: Record<string, string> = {}, ipc = false): ChildProcess => {
+    const [command, argv] = pinned(cpu, process.execPath, args);
+    const child = spawn(command, argv, { cwd: fileURLToPath(root), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit', ...(ipc ? ['ipc' as const] : [])] });
+    children.push(child);
+    return child;
+  };
+  const loadAverage = loadavg().map((n) => n.toFixed(2)).join(' ');
+  try {
+    const ca = await readFile(join(tls, 'ca.crt'));
+    const bodies = { typical: await review(0), large: await review(64 * 1024) };
+    const load = start(loadCpu, [quiet, self, '--load'], {}, true);
+    load.stdout?.resume();
+
+    const barePort = await freePort();
+    const bare = start(serverCpu, [...serverFlags, self, '--serve-bare', String(barePort)]);
+    await until('the bare server listening', healthy(barePort, ca));
+    const bareFigures = await measureServer(bare, barePort, load, bodies);
+    await stop(bare);
+
+    // The API double shares the load generator's core: in a cluster the API server is elsewhere.
+    const kubeconfig = join(dir, 'kubeconfig');
+    const seed = join(dir, 'seed.yaml');
+    const namespace = (name: string, labels: Record<string, string>) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'kubernetes.io/metadata.name': name, ...labels } } });
+    await writeFile(seed, [namespace('agents', { 'agentgate.io/inject': 'enabled' }), namespace('agentgate-system', {})].map((o) => JSON.stringify(o)).join('\n---\n'));
+    const double = start(loadCpu, [quiet, 'test/doubles/kube-api/main.ts', '--port', '0', '--kubeconfig', kubeconfig, '--version', '1.33', '--seed', seed]);
+    double.stdout?.resume();
+    await until('the API double writing its kubeconfig', async () => (await stat(kubeconfig)).size > 0);
+
+    const port = await freePort();
+    const webhook = start(serverCpu, [...serverFlags, 'bin/agentgate.js', 'webhook'], {
+      AGENTGATE_WEBHOOK_SIDECAR_IMAGE: 'ghcr.io/agentgate/agentgate:0.1.0',
+      AGENTGATE_WEBHOOK_KUBECONFIG: kubeconfig,
+      AGENTGATE_WEBHOOK_LISTEN_HOST: '127.0.0.1',
+      AGENTGATE_WEBHOOK_LISTEN_PORT: String(port),
+      AGENTGATE_WEBHOOK_LEADER_ELECTION: 'false',
+      AGENTGATE_WEBHOOK_TLS_CERT_FILE: join(tls, 'server.crt'),
+      AGENTGATE_WEBHOOK_TLS_KEY_FILE: join(tls, 'server.key'),
+    });
+    await until('agentgate webhook listening', healthy(port, ca));
+    const webhookFigures = await measureServer(webhook, port, load, bodies);
+    await stop(webhook);
+    await stop(double);
+    load.disconnect();
+
+    const summary = { loadAverageAtStart: loadAverage, loadAverageAtEnd: loadavg().map((n) => n.toFixed(2)).join(' '), pinned: serverCpu === undefined ? 'no (one CPU)' : `server on CPU ${serverCpu}, load generator and API double on CPU ${loadCpu}`, seconds: SECONDS, rate: RATE, webhook: webhookFigures, bare: bareFigures };
+    process.stderr.write(`webhook bench details: ${JSON.stringify(summary)}\n`);
+    return { webhook: webhookFigures, bare: bareFigures };
+  } finally {
+    await Promise.all(children.map(stop));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === self && process.argv.includes('--serve-bare')) await serveBare(Number(process.argv[process.argv.indexOf('--serve-bare') + 1]));
+if (process.argv[1] === self && process.argv.includes('--load')) serveLoad();
 
 let measured: Promise<Measured> | undefined;
 const measuredOnce = (): Promise<Measured> => (measured ??= measureAll());
@@ -135,15 +321,25 @@ function figure(name: string, value: number, baseline: number, unit: string, bas
   return { name, value: round(value), unit, baseline: round(baseline), ratio: Number((value / baseline).toFixed(2)), baselineName };
 }
 
-const bareAllow = 'same HTTPS server answering a bare allow';
+const bareAllow = 'bare node:https server answering allow (same TLS, keep-alive, rate)';
+type Pick = (m: ServerFigures) => number;
+const bench = (name: string, unit: string, pick: Pick, baselineName = bareAllow): Bench => ({
+  name,
+  run: async () => {
+    const m = await measuredOnce();
+    return figure(name, pick(m.webhook), pick(m.bare), unit, baselineName);
+  },
+});
 
 /** One figure per number; all from one measurement run (the first bench run triggers it). */
 export const webhookBenches: Bench[] = [
-  { name: 'webhook-typical-pod-p50', run: async () => { const m = await measuredOnce(); return figure('webhook-typical-pod-p50', m.typical.p50, m.typical.baseP50, 'ms', bareAllow); } },
-  { name: 'webhook-typical-pod-p99', run: async () => { const m = await measuredOnce(); return figure('webhook-typical-pod-p99', m.typical.p99, m.typical.baseP99, 'ms', bareAllow); } },
-  { name: 'webhook-64k-pod-p50', run: async () => { const m = await measuredOnce(); return figure('webhook-64k-pod-p50', m.large.p50, m.large.baseP50, 'ms', bareAllow); } },
-  { name: 'webhook-64k-pod-p99', run: async () => { const m = await measuredOnce(); return figure('webhook-64k-pod-p99', m.large.p99, m.large.baseP99, 'ms', bareAllow); } },
-  { name: 'webhook-rss', run: async () => { const m = await measuredOnce(); return figure('webhook-rss', m.rssMiB, m.baseRssMiB, 'MiB', `RSS after the ${bareAllow} runs`); } },
+  bench('webhook-typical-pod-p50', 'ms', (m) => m.typical.p50),
+  bench('webhook-typical-pod-p99', 'ms', (m) => m.typical.p99),
+  bench('webhook-64k-pod-p50', 'ms', (m) => m.large.p50),
+  bench('webhook-64k-pod-p99', 'ms', (m) => m.large.p99),
+  bench('webhook-rss-idle', 'MiB', (m) => m.idleRss, `RSS of the ${bareAllow}, listening, before any review`),
+  bench('webhook-rss', 'MiB', (m) => m.rss.rss, `RSS of the ${bareAllow}, after the same load`),
+  bench('webhook-rss-peak', 'MiB', (m) => m.rss.peak, `peak RSS of the ${bareAllow}`),
 ];
 
 /** The first webhook figure, for a benches list that takes one Bench per module. */

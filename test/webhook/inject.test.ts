@@ -1,9 +1,9 @@
 // The injection library's small decisions, table-driven: which pods are agents, who owns them,
-// which options are refused at start, and the AdmissionResponse constructors.
+// which options are refused at start, the AdmissionResponse constructors, and long envs.
 import test from 'ava';
 import { allowed, denied, errored, patched } from '../../webhook/admission.ts';
-import { injectOptions, isAgentPod, ownerOf } from '../../webhook/inject/index.ts';
-import { options } from './fixtures.ts';
+import { injectOptions, injectPod, isAgentPod, ownerOf } from '../../webhook/inject/index.ts';
+import { options, readRequest } from './fixtures.ts';
 
 const ns = (name: string, labels: Record<string, string> = {}) => ({ 'kubernetes.io/metadata.name': name, ...labels });
 const injectLabel = { 'agentgate.io/inject': 'enabled' };
@@ -85,3 +85,31 @@ test('denied is a 403 Forbidden Status with the code as first cause; errored kee
   t.like(errored('u', 503, 'later').response, { allowed: false, status: { reason: 'ServiceUnavailable', code: 503 } });
   t.like(errored('u', 599, 'odd').response, { allowed: false, status: { reason: 'InternalError', code: 599 } });
 });
+
+// A long env is patched by ops on agentgate's own variables, never re-sent whole.
+const longEnvRows = [
+  { name: 'no agentgate variable yet', userHost: undefined },
+  { name: 'a user KUBERNETES_SERVICE_HOST in the middle', userHost: 25 },
+  { name: 'a user KUBERNETES_SERVICE_HOST at the end', userHost: 49 },
+];
+for (const row of longEnvRows) {
+  test(`a container with a 50-variable env and ${row.name}: small ops, the same pod as a whole replace, idempotent`, async (t) => {
+    const { default: jsonpatch } = await import('fast-json-patch');
+    const review = structuredClone(await readRequest('bare-pod')) as { request: { namespace: string; object: { spec: { containers: { env?: { name: string; value: string }[] }[] } } } };
+    const env = Array.from({ length: 50 }, (_, i) => ({ name: i === row.userHost ? 'KUBERNETES_SERVICE_HOST' : `SETTING_${i}`, value: `v${i}` }));
+    const container = review.request.object.spec.containers[0];
+    if (!container) throw new Error('the golden pod has no container');
+    container.env = env;
+    const result = injectPod(review.request.object, review.request.namespace, options);
+    if ('refused' in result) throw new Error(result.refused.message);
+    const envOps = result.patch.filter((op) => op.path.startsWith('/spec/containers/0/env'));
+    t.false(envOps.some((op) => op.path === '/spec/containers/0/env'), 'the env list is not re-sent');
+    t.is(envOps.length, options.layout.agentEnv.length + (row.userHost === undefined ? 0 : 1));
+    const patched = jsonpatch.applyPatch(structuredClone(review.request.object), result.patch, true, false).newDocument;
+    const names = new Set(options.layout.agentEnv.map((e) => e.name));
+    t.deepEqual(patched.spec.containers[0]?.env, [...options.layout.agentEnv.map((e) => ({ name: e.name, value: e.value })), ...env.filter((e) => !names.has(e.name))]);
+    const again = injectPod(patched, review.request.namespace, options);
+    if ('refused' in again) throw new Error(again.refused.message);
+    t.deepEqual(again.patch.filter((op) => op.path.startsWith('/spec/containers/0/env')), [], 'a reinvocation changes nothing');
+  });
+}

@@ -5,13 +5,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { loadConfig, type ConfigFor } from '../../src/config/index.ts';
 import { createKubeApiServer, type KubeApiServer, type KubeApiServerOptions } from '../doubles/kube-api/server.ts';
 import { kubectl, type KubectlResult } from '../helpers/kubectl.ts';
 import { serviceClientConfig, webhookConfigurations } from '../../webhook/configurations.ts';
-import { clientsFor } from '../../webhook/kube/client.ts';
+import { kubeClient } from '../../webhook/kube/client.ts';
 import { startWebhookService, type WebhookService, type WebhookServiceOptions } from '../../webhook/service.ts';
 
 const TLS = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
@@ -61,10 +60,8 @@ export function serviceConfig(cluster: Cluster, extraEnv: Record<string, string>
 /** Starts the webhook service against `cluster`; stopped by the returned `stop`. */
 export async function startService(cluster: Cluster, config: ConfigFor<'webhook'>, extra: Partial<WebhookServiceOptions> = {}): Promise<{ service: WebhookService; stop: () => Promise<void> }> {
   const controller = new AbortController();
-  const kc = new KubeConfig();
-  kc.loadFromFile(cluster.kubeconfig);
   const service = await startWebhookService({
-    config, logger: pino({ level: 'silent' }), signal: controller.signal, buildVersion: '0.1.0-test', identity: 'webhook-0', kube: clientsFor(kc),
+    config, logger: pino({ level: 'silent' }), signal: controller.signal, buildVersion: '0.1.0-test', identity: 'webhook-0', kube: await kubeClient(cluster.kubeconfig),
     timings: { watchRetryMs: 200, tlsWaitMs: 100 }, ...extra,
   });
   return { service, stop: async () => { controller.abort(); await service.done; } };

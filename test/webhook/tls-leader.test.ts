@@ -5,8 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
 import test from 'ava';
-import { KubeConfig } from '@kubernetes/client-node';
-import { clientsFor } from '../../webhook/kube/client.ts';
+import { kubeClient } from '../../webhook/kube/client.ts';
 import { LeaseConflict, runLeaderElection, type LeaseRecord, type LeaseStore } from '../../webhook/kube/leader.ts';
 import { selfSignedTls } from '../../webhook/tls/self-signed.ts';
 import { eventually, installConfigurations, serviceConfig, startCluster, startService } from './service-harness.ts';
@@ -64,12 +63,10 @@ test('renewal before expiry: a new serving certificate, and a new CA trusted bes
   t.teardown(() => cluster.close());
   await cluster.run('1.33', ['create', 'namespace', 'agentgate-system']);
   await installConfigurations(cluster, 'https://localhost:1', '', '1.33');
-  const kc = new KubeConfig();
-  kc.loadFromFile(cluster.kubeconfig);
-  const kube = clientsFor(kc);
+  const kube = await kubeClient(cluster.kubeconfig);
   let now = new Date('2030-01-01T00:00:00Z');
   const tls = selfSignedTls({
-    core: kube.core, admission: kube.admission, namespace: 'agentgate-system', secretName: 'agentgate-webhook-tls', serviceName: 'agentgate-webhook',
+    kube, namespace: 'agentgate-system', secretName: 'agentgate-webhook-tls', serviceName: 'agentgate-webhook',
     configurations: { mutating: 'agentgate', validating: 'agentgate' }, now: () => now, caValidityMs: 300 * DAY, servingValidityMs: 90 * DAY,
   });
   const first = await tls.reconcile();

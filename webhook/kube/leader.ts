@@ -2,8 +2,15 @@
 // and certificate rotation. Written against a small LeaseStore interface, with a
 // coordination.k8s.io/v1 implementation; the API double serves no leases, so its tests bring an
 // in-memory store.
-import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
-import { apiErrorText, httpCode } from './client.ts';
+import { apiErrorText, httpCode, type KubeClient } from './client.ts';
+
+/** A coordination.k8s.io/v1 Lease as the election reads and writes it (times as RFC 3339 MicroTime). */
+interface Lease {
+  apiVersion: 'coordination.k8s.io/v1';
+  kind: 'Lease';
+  metadata: { name: string; namespace: string; resourceVersion?: string };
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
+}
 
 /** The fields of a Lease the election reads and writes. */
 export interface LeaseRecord {
@@ -131,7 +138,11 @@ export async function runLeaderElection(options: LeaderElectionOptions): Promise
   stepDown();
 }
 
-function toRecord(lease: V1Lease): LeaseRecord {
+function microTime(date: Date): string {
+  return date.toISOString().replace(/Z$/, '000Z');
+}
+
+function toRecord(lease: Lease): LeaseRecord {
   const spec = lease.spec ?? {};
   return {
     holderIdentity: spec.holderIdentity ?? '',
@@ -143,7 +154,7 @@ function toRecord(lease: V1Lease): LeaseRecord {
   };
 }
 
-function toLease(namespace: string, name: string, record: LeaseRecord): V1Lease {
+function toLease(namespace: string, name: string, record: LeaseRecord): Lease {
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
@@ -151,15 +162,18 @@ function toLease(namespace: string, name: string, record: LeaseRecord): V1Lease 
     spec: {
       holderIdentity: record.holderIdentity,
       leaseDurationSeconds: record.leaseDurationSeconds,
-      acquireTime: record.acquireTime,
-      renewTime: record.renewTime,
+      // MicroTime: the API server parses these with exactly six fractional digits (RFC3339Micro).
+      acquireTime: microTime(record.acquireTime),
+      renewTime: microTime(record.renewTime),
       leaseTransitions: record.leaseTransitions,
     },
   };
 }
 
 /** A LeaseStore over coordination.k8s.io/v1 Lease `namespace/name`. */
-export function kubeLeaseStore(coordination: CoordinationV1Api, namespace: string, name: string): LeaseStore {
+export function kubeLeaseStore(kube: KubeClient, namespace: string, name: string): LeaseStore {
+  const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+  const path = `${collection}/${encodeURIComponent(name)}`;
   const wrap = async (action: () => Promise<unknown>, what: string): Promise<void> => {
     try {
       await action();
@@ -171,13 +185,13 @@ export function kubeLeaseStore(coordination: CoordinationV1Api, namespace: strin
   return {
     async get() {
       try {
-        return toRecord(await coordination.readNamespacedLease({ name, namespace }));
+        return toRecord(await kube.get<Lease>(path));
       } catch (error) {
         if (httpCode(error) === 404) return undefined;
         throw new Error(`lease ${namespace}/${name} could not be read: ${apiErrorText(error)}`, { cause: error });
       }
     },
-    create: (record) => wrap(() => coordination.createNamespacedLease({ namespace, body: toLease(namespace, name, record) }), 'created'),
-    update: (record) => wrap(() => coordination.replaceNamespacedLease({ name, namespace, body: toLease(namespace, name, record) }), 'renewed'),
+    create: (record) => wrap(() => kube.create(collection, toLease(namespace, name, record)), 'created'),
+    update: (record) => wrap(() => kube.replace(path, toLease(namespace, name, record)), 'renewed'),
   };
 }

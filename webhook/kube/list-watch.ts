@@ -1,6 +1,6 @@
 // A list-then-watch loop over one collection (the informer pattern, minus the cache): every
 // object is handed over once on list, then on each watch event; a broken watch lists again.
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeClient } from './client.ts';
 
 /** One object as the loop hands it over. */
 export interface WatchedObject {
@@ -9,14 +9,15 @@ export interface WatchedObject {
 
 /** Settings of {@link listWatch}. */
 export interface ListWatchOptions<T extends WatchedObject> {
-  config: KubeConfig;
+  kube: KubeClient;
   /** The collection's path, e.g. `/api/v1/namespaces`. */
   path: string;
   /** Query parameters of both list and watch (labelSelector, fieldSelector). */
   query?: Record<string, string>;
-  /** Lists the collection: its items and the list's resourceVersion. */
-  list: () => Promise<{ items: T[]; resourceVersion: string | undefined }>;
+  /** Called with every listed object, then with each watch event's object. */
   onObject: (type: 'LISTED' | 'ADDED' | 'MODIFIED' | 'DELETED', object: T) => Promise<void> | void;
+  /** Called with each complete list's items, before onObject sees them one by one. */
+  onList?: (items: T[]) => void;
   /** Wait before listing again after a failure or a closed watch. */
   retryMs?: number;
   onError?: (error: unknown) => void;
@@ -39,33 +40,33 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 
 /** Runs until `signal` aborts; never throws (errors go to `onError`). */
 export async function listWatch<T extends WatchedObject>(options: ListWatchOptions<T>): Promise<void> {
-  const { signal } = options;
+  const { signal, kube, path } = options;
+  const query = options.query ?? {};
   const retryMs = options.retryMs ?? 2000;
-  const watch = new Watch(options.config);
   while (!signal.aborted) {
     try {
-      const { items, resourceVersion } = await options.list();
+      const list = await kube.get<{ items?: T[]; metadata?: { resourceVersion?: string } }>(path, query);
+      const items = list.items ?? [];
+      options.onList?.(items);
       for (const item of items) await options.onObject('LISTED', item);
       options.onSynced?.();
       if (signal.aborted) return;
-      await new Promise<void>((resolve) => {
-        let controller: AbortController | undefined;
-        const stop = (): void => controller?.abort();
-        signal.addEventListener('abort', stop, { once: true });
-        const finish = (error?: unknown): void => {
-          signal.removeEventListener('abort', stop);
-          if (error && !signal.aborted && (error as Error).name !== 'AbortError') options.onError?.(error);
-          resolve();
-        };
-        watch.watch(options.path, { ...options.query, ...(resourceVersion ? { resourceVersion } : {}), allowWatchBookmarks: true }, (type, object: T) => {
-          if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') {
-            Promise.resolve(options.onObject(type, object)).catch((error: unknown) => options.onError?.(error));
+      const resourceVersion = list.metadata?.resourceVersion;
+      // An ERROR event (e.g. 410 Gone: the version was compacted) ends this watch: list again.
+      const stopped = new AbortController();
+      const stop = (): void => stopped.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      try {
+        await kube.watch(path, { ...query, ...(resourceVersion ? { resourceVersion } : {}), allowWatchBookmarks: 'true' }, (event) => {
+          if (event.type === 'ERROR') {
+            stopped.abort();
+          } else if (event.type !== 'BOOKMARK') {
+            Promise.resolve(options.onObject(event.type, event.object as T)).catch((error: unknown) => options.onError?.(error));
           }
-        }, finish).then((c) => {
-          controller = c;
-          if (signal.aborted) c.abort();
-        }, finish);
-      });
+        }, stopped.signal);
+      } finally {
+        signal.removeEventListener('abort', stop);
+      }
     } catch (error) {
       if (!signal.aborted) options.onError?.(error);
     }

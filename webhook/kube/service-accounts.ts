@@ -1,14 +1,20 @@
 // The service-account controller: keeps agentgate's zero-permission account (automount off) in
 // every namespace labelled for injection, and creates it on demand for a pod-label opt-in, so the
 // account exists before the API server's ServiceAccount plugin looks for it on reinvocation.
-import type { CoreV1Api, KubeConfig, V1Namespace, V1ServiceAccount } from '@kubernetes/client-node';
-import { apiErrorText, httpCode } from './client.ts';
-import { listWatch } from './list-watch.ts';
+import { apiErrorText, corePath, httpCode, type KubeClient } from './client.ts';
+import { listWatch, type WatchedObject } from './list-watch.ts';
+
+/** The fields of a ServiceAccount the controller reads and writes. */
+interface ServiceAccount extends WatchedObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: WatchedObject['metadata'] & { annotations?: Record<string, string> };
+  automountServiceAccountToken?: boolean;
+}
 
 /** Settings of the controller. */
 export interface ServiceAccountControllerOptions {
-  core: CoreV1Api;
-  config: KubeConfig;
+  kube: KubeClient;
   /** The zero-permission account, `agentgate-agent` by default (the pod layout's). */
   name: string;
   /** The namespace label that selects namespaces for injection, as `key=value`. */
@@ -32,13 +38,13 @@ export interface ServiceAccountController {
 
 /** Builds the controller; nothing runs until `run` or `ensure` is called. */
 export function createServiceAccountController(options: ServiceAccountControllerOptions): ServiceAccountController {
-  const { core, name } = options;
+  const { kube, name } = options;
   // Namespaces where the account is known to be right; a deletion seen by the watch removes one.
   const known = new Set<string>();
   const pending = new Map<string, Promise<void>>();
   let synced = false;
 
-  const desired = (namespace: string): V1ServiceAccount => ({
+  const desired = (namespace: string): ServiceAccount => ({
     apiVersion: 'v1',
     kind: 'ServiceAccount',
     metadata: {
@@ -52,22 +58,22 @@ export function createServiceAccountController(options: ServiceAccountController
   });
 
   async function reconcile(namespace: string): Promise<void> {
-    let current: V1ServiceAccount | undefined;
+    let current: ServiceAccount | undefined;
     try {
-      current = await core.readNamespacedServiceAccount({ name, namespace });
+      current = await kube.get<ServiceAccount>(corePath('serviceaccounts', namespace, name));
     } catch (error) {
       if (httpCode(error) !== 404) throw new Error(`service account ${namespace}/${name} could not be read: ${apiErrorText(error)}`, { cause: error });
     }
     if (!current) {
       try {
-        await core.createNamespacedServiceAccount({ namespace, body: desired(namespace) });
+        await kube.create(corePath('serviceaccounts', namespace), desired(namespace));
         options.onCreated?.(namespace);
       } catch (error) {
         // Another replica (or an earlier review) created it meanwhile.
         if (httpCode(error) !== 409) throw new Error(`service account ${namespace}/${name} could not be created: ${apiErrorText(error)}`, { cause: error });
       }
     } else if (current.automountServiceAccountToken !== false) {
-      await core.replaceNamespacedServiceAccount({ name, namespace, body: { ...current, automountServiceAccountToken: false } });
+      await kube.replace(corePath('serviceaccounts', namespace, name), { ...current, automountServiceAccountToken: false });
     }
     known.add(namespace);
   }
@@ -88,14 +94,10 @@ export function createServiceAccountController(options: ServiceAccountController
     ensure,
     synced: () => synced,
     async run(signal) {
-      const namespaces = listWatch<V1Namespace>({
-        config: options.config,
+      const namespaces = listWatch<WatchedObject>({
+        kube,
         path: '/api/v1/namespaces',
         query: { labelSelector: options.labelSelector },
-        list: async () => {
-          const list = await core.listNamespace({ labelSelector: options.labelSelector });
-          return { items: list.items, resourceVersion: list.metadata?.resourceVersion };
-        },
         onObject: async (type, ns) => {
           const namespace = ns.metadata?.name;
           if (!namespace || type === 'DELETED') {
@@ -111,20 +113,16 @@ export function createServiceAccountController(options: ServiceAccountController
         signal,
         ...(options.retryMs === undefined ? {} : { retryMs: options.retryMs }),
       });
-      const accounts = listWatch<V1ServiceAccount>({
-        config: options.config,
+      const accounts = listWatch<ServiceAccount>({
+        kube,
         path: '/api/v1/serviceaccounts',
         query: { fieldSelector: `metadata.name=${name}` },
-        list: async () => {
-          const list = await core.listServiceAccountForAllNamespaces({ fieldSelector: `metadata.name=${name}` });
-          return { items: list.items, resourceVersion: list.metadata?.resourceVersion };
-        },
         onObject: async (type, account) => {
           const namespace = account.metadata?.namespace;
           if (!namespace) return;
           if (type === 'DELETED' || account.automountServiceAccountToken !== false) {
             known.delete(namespace);
-            const ns = await core.readNamespace({ name: namespace }).catch(() => undefined);
+            const ns = await kube.get<WatchedObject>(corePath('namespaces', undefined, namespace)).catch(() => undefined);
             const [key, value] = options.labelSelector.split('=');
             if (ns && key && ns.metadata?.labels?.[key] === value) await ensure(namespace).catch(report);
           }

@@ -2,8 +2,7 @@
 // before expiry and patches the CA into both webhook configurations' caBundle; every replica
 // serves the certificate the Secret holds. During a CA renewal caBundle holds the new CA and the
 // old one, so replicas still serving the old certificate stay trusted.
-import type { AdmissionregistrationV1Api, CoreV1Api, V1Secret } from '@kubernetes/client-node';
-import { apiErrorText, httpCode } from '../kube/client.ts';
+import { apiErrorText, corePath, httpCode, type KubeClient } from '../kube/client.ts';
 import { createCertificateAuthority, issueServingCertificate, needsRenewal, serviceDnsNames, signedBy, validCertificates, type KeyPair } from './certificates.ts';
 
 /** What the Secret holds (keys as cert-manager writes them, plus the CA's key). */
@@ -16,8 +15,7 @@ export interface TlsBundle {
 
 /** Settings of the self-bootstrapped TLS. */
 export interface SelfSignedTlsOptions {
-  core: CoreV1Api;
-  admission: AdmissionregistrationV1Api;
+  kube: KubeClient;
   namespace: string;
   secretName: string;
   serviceName: string;
@@ -38,10 +36,19 @@ export interface SelfSignedTls {
   dnsNames: readonly string[];
 }
 
+/** The fields of the Secret this module reads and writes. */
+interface Secret {
+  apiVersion: 'v1';
+  kind: 'Secret';
+  type?: string;
+  metadata?: { name?: string; namespace?: string; labels?: Record<string, string>; resourceVersion?: string };
+  data?: Record<string, string>;
+}
+
 const b64 = (text: string): string => Buffer.from(text).toString('base64');
 const unb64 = (text: string | undefined): string => (text ? Buffer.from(text, 'base64').toString('utf8') : '');
 
-function fromSecret(secret: V1Secret): TlsBundle | undefined {
+function fromSecret(secret: Secret): TlsBundle | undefined {
   const data = secret.data ?? {};
   const bundle: TlsBundle = {
     caBundle: unb64(data['ca.crt']),
@@ -63,13 +70,14 @@ function secretData(bundle: TlsBundle): Record<string, string> {
 
 /** Builds the replica's TLS bootstrapper; nothing is read or written until called. */
 export function selfSignedTls(options: SelfSignedTlsOptions): SelfSignedTls {
-  const { core, admission, namespace, secretName } = options;
+  const { kube, namespace, secretName } = options;
+  const secretPath = corePath('secrets', namespace, secretName);
   const now = options.now ?? (() => new Date());
   const dnsNames = serviceDnsNames(options.serviceName, namespace);
 
-  async function readSecret(): Promise<V1Secret | undefined> {
+  async function readSecret(): Promise<Secret | undefined> {
     try {
-      return await core.readNamespacedSecret({ name: secretName, namespace });
+      return await kube.get<Secret>(secretPath);
     } catch (error) {
       if (httpCode(error) === 404) return undefined;
       throw new Error(`secret ${namespace}/${secretName} could not be read: ${apiErrorText(error)}`, { cause: error });
@@ -95,8 +103,8 @@ export function selfSignedTls(options: SelfSignedTlsOptions): SelfSignedTls {
     return { caBundle, ca, serving };
   }
 
-  async function writeSecret(existing: V1Secret | undefined, bundle: TlsBundle): Promise<void> {
-    const body: V1Secret = {
+  async function writeSecret(existing: Secret | undefined, bundle: TlsBundle): Promise<void> {
+    const body: Secret = {
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'Opaque',
@@ -108,8 +116,8 @@ export function selfSignedTls(options: SelfSignedTlsOptions): SelfSignedTls {
       },
       data: secretData(bundle),
     };
-    if (existing) await core.replaceNamespacedSecret({ name: secretName, namespace, body });
-    else await core.createNamespacedSecret({ namespace, body });
+    if (existing) await kube.replace(secretPath, body);
+    else await kube.create(corePath('secrets', namespace), body);
   }
 
   async function patchCaBundles(caBundle: string): Promise<void> {
@@ -129,8 +137,10 @@ export function selfSignedTls(options: SelfSignedTlsOptions): SelfSignedTls {
       await replace(config);
     };
     const { mutating, validating } = options.configurations;
-    await patchOne('mutatingwebhookconfiguration', mutating, () => admission.readMutatingWebhookConfiguration({ name: mutating }), (body) => admission.replaceMutatingWebhookConfiguration({ name: mutating, body }));
-    await patchOne('validatingwebhookconfiguration', validating, () => admission.readValidatingWebhookConfiguration({ name: validating }), (body) => admission.replaceValidatingWebhookConfiguration({ name: validating, body }));
+    const at = (plural: string, name: string): string => `/apis/admissionregistration.k8s.io/v1/${plural}/${encodeURIComponent(name)}`;
+    type Configuration = { webhooks?: { clientConfig: { caBundle?: string } }[] };
+    await patchOne('mutatingwebhookconfiguration', mutating, () => kube.get<Configuration>(at('mutatingwebhookconfigurations', mutating)), (body) => kube.replace(at('mutatingwebhookconfigurations', mutating), body));
+    await patchOne('validatingwebhookconfiguration', validating, () => kube.get<Configuration>(at('validatingwebhookconfigurations', validating)), (body) => kube.replace(at('validatingwebhookconfigurations', validating), body));
   }
 
   return {
