@@ -85,7 +85,7 @@ class Reader {
     this.pos += len;
     return out;
   }
-  skip(wire: number): void {
+  skipField(wire: number): void {
     if (wire === 0) this.varint();
     else if (wire === 1) this.pos += 8;
     else if (wire === 2) this.bytes();
@@ -129,7 +129,7 @@ function decodeMessage(name: string, buf: Buffer): Record<string, unknown> {
     const field = def[tag >> 3];
     const wire = tag & 7;
     if (!field) {
-      r.skip(wire);
+      r.skipField(wire);
       continue;
     }
     if (field.map) {
@@ -140,7 +140,7 @@ function decodeMessage(name: string, buf: Buffer): Record<string, unknown> {
         const t = Number(entry.varint());
         if (t >> 3 === 1) key = entry.bytes().toString('utf8');
         else if (t >> 3 === 2) val = field.map === 'bytes' ? entry.bytes().toString('base64') : entry.bytes().toString('utf8');
-        else entry.skip(t & 7);
+        else entry.skipField(t & 7);
       }
       const map = (out[field.name] ?? {}) as Record<string, unknown>;
       map[key] = val;
