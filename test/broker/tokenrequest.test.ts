@@ -124,6 +124,15 @@ test('at the end of the TTL the objects are gone and the token is refused althou
   t.deepEqual(events, ['grant', 'credential', 'revocation:expired']);
 });
 
+test('the token of a 30-minute grant lives until the grant ends, past the 10-minute minimum', async (t) => {
+  const { grant, credential } = await grants.issue(podsGrant({ ttlMs: 30 * 60_000 }));
+  t.teardown(() => grants.revoke(grant.id));
+  const tokenEnd = Date.parse(credential.expiresAt);
+  t.true(tokenEnd >= Date.parse(grant.expiresAt), `token ends ${credential.expiresAt}, grant ends ${grant.expiresAt}`);
+  t.true(tokenEnd <= Date.parse(grant.expiresAt) + 5 * 60_000, 'and not much later');
+  t.is(await call(credential.token, '/api/v1/namespaces/payments/pods'), 200);
+});
+
 test('revoke takes effect at once and cancels the expiry job', async (t) => {
   const { grant, credential } = await grants.issue(podsGrant());
   t.is(await call(credential.token, '/api/v1/namespaces/payments/pods'), 200);

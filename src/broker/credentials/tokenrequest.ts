@@ -10,8 +10,11 @@ import {
 
 export { GRANT_LABEL, grantObjectName, kubeConfigFor } from './tokenrequest-objects.ts';
 
-/** The shortest lifetime the TokenRequest API accepts; the grant ends access long before it. */
+/** The shortest lifetime the TokenRequest API accepts; a token asked for a grant lives at least this long. */
 export const TOKEN_EXPIRATION_SECONDS = 600;
+
+/** Longest token asked for: a day, within what API servers commonly allow (grants last at most 8 h). */
+const MAX_TOKEN_SECONDS = 86_400;
 
 /** Options of {@link TokenRequestCredentials}. */
 export interface TokenRequestOptions {
@@ -123,13 +126,19 @@ export class TokenRequestCredentials {
     return this.mint(grant);
   }
 
-  /** A new token for the grant's service account (to renew before the previous one ends). */
-  async mint(grant: Pick<Grant, 'id'>): Promise<Credential> {
+  /**
+   * A new token for the grant's service account. It lives at least until the grant's end (plus a
+   * minute of clock skew), so a 30-minute grant does not lose its credential after the 10-minute
+   * minimum: access still ends at the grant's end, when the account is deleted and the token with it.
+   */
+  async mint(grant: Pick<Grant, 'id'> & Partial<Pick<Grant, 'expiresAt'>>): Promise<Credential> {
+    const untilEnd = grant.expiresAt ? Math.ceil((Date.parse(grant.expiresAt) - Date.now()) / 1000) + 60 : 0;
+    const expirationSeconds = Math.min(Math.max(this.#expiration, untilEnd), MAX_TOKEN_SECONDS);
     const answer = await attempt('token request', () => this.#core.createNamespacedServiceAccountToken({
       name: grantObjectName(grant.id),
       namespace: this.#namespace,
       // No audiences: the API server's own, so the token is good for the API and nothing else.
-      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [], expirationSeconds: this.#expiration } },
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [], expirationSeconds } },
     }));
     const token = answer.status?.token;
     const expires = answer.status?.expirationTimestamp;
