@@ -3,12 +3,15 @@
  * {"name", "value", "unit", "baseline", "ratio"}, every baseline measured in the same run on the
  * same machine. Run with `--only NAME` to measure one figure.
  */
-import { benches } from './benches.ts';
+import { benchGroups } from './benches.ts';
 
 const only = process.argv.indexOf('--only');
 const filter = only === -1 ? undefined : process.argv[only + 1];
-for (const bench of benches) {
-  if (filter && bench.name !== filter) continue;
-  const figure = await bench.run();
-  process.stdout.write(JSON.stringify(figure) + '\n');
+for (const group of benchGroups) {
+  if (filter && !group.prefixes.some((prefix) => filter.startsWith(prefix))) continue;
+  for (const bench of await group.load()) {
+    if (filter && bench.name !== filter) continue;
+    const figure = await bench.run();
+    process.stdout.write(JSON.stringify(figure) + '\n');
+  }
 }
