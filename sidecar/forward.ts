@@ -1,10 +1,15 @@
 // Stage 5: forward to the API server with the grant's credential over a keep-alive pool, asking
 // only for what can be masked (JSON, identity encoding), never following redirects, and pass the
 // answer through the mask stage (decorator) to the agent, gzipped when it asks and it pays off.
-import https from 'node:https';
-import { isIP } from 'node:net';
+// The pool is undici's: measured here it forwards a GET for about 60% less CPU than node:https
+// with a piped body (see the closing note of [sidecar]); bodies of ordinary answers are held
+// whole, masked once and written in one piece with their head.
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { createGzip } from 'node:zlib';
+import { isIP } from 'node:net';
+import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { createGzip, gzip as gzipCallback } from 'node:zlib';
+import { Pool } from 'undici';
 import type { Credential } from '../src/contracts/index.ts';
 import { writeStatus, statusBody, type Status } from '../src/kube/status.ts';
 import type { RequestAttributes } from '../src/request/index.ts';
@@ -23,25 +28,28 @@ export interface UpstreamOptions {
 
 /** The upstream: a base URL and a keep-alive pool that verifies the API server's certificate. */
 export class Upstream {
-  readonly agent: https.Agent;
-  readonly host: string;
-  readonly port: number;
+  readonly pool: Pool;
   readonly basePath: string;
   readonly headersTimeoutMs: number;
 
   constructor(options: UpstreamOptions) {
     const url = new URL(options.url);
-    this.host = url.hostname.replace(/^\[|\]$/g, '');
-    this.port = Number(url.port || 443);
+    const host = url.hostname.replace(/^\[|\]$/g, '');
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.headersTimeoutMs = options.headersTimeoutMs ?? 65_000;
-    // rejectUnauthorized stays true: the CA is the cluster's, checked against kubernetes.default.svc or the URL's host.
-    this.agent = new https.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64, maxFreeSockets: 32, ca: options.ca, scheduling: 'lifo' });
+    // rejectUnauthorized stays true: the CA is the cluster's, checked against kubernetes.default.svc
+    // or the URL's host (SNI only for names: an IP address is checked against the IP SANs).
+    this.pool = new Pool(url.origin, {
+      connections: options.maxSockets ?? 64,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      connect: { ca: options.ca, rejectUnauthorized: true, ...(isIP(host) === 0 ? { servername: host } : {}) },
+    });
   }
 
   /** Closes the pool. */
   close(): void {
-    this.agent.destroy();
+    void this.pool.destroy().catch(() => undefined);
   }
 }
 
@@ -106,10 +114,11 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, credential: Creden
 }
 
 /** The response headers passed to the agent: all but hop-by-hop ones and those the proxy sets itself. */
-function agentHeaders(upstream: IncomingMessage, transformed: boolean): OutgoingHttpHeaders {
+function agentHeaders(upstream: IncomingHttpHeaders, transformed: boolean): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
-  const listed = connectionListed(upstream.headers);
-  for (const [name, value] of Object.entries(upstream.headers)) {
+  const listed = connectionListed(upstream);
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
     if (transformed && (name === 'content-length' || name === 'content-encoding')) continue;
     out[name] = value;
@@ -157,15 +166,35 @@ function acceptsGzip(headers: IncomingHttpHeaders): boolean {
   return /(?:^|,)\s*gzip\s*(?:;\s*q=(?!0(?:\.0*)?\s*(?:,|$))[0-9.]+)?\s*(?:,|$)/i.test(headers['accept-encoding'] ?? '');
 }
 
+const gzipBuffer = promisify(gzipCallback);
+
+/** Why the pool failed, in the words the agent's Status carries (undici's codes are its own). */
+function upstreamFailure(error: NodeJS.ErrnoException, timeoutMs: number): string {
+  switch (error.code) {
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return `no answer within ${Math.round(timeoutMs / 1000)} s`;
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'connect timeout';
+    case 'UND_ERR_SOCKET':
+      return (error.cause as NodeJS.ErrnoException | undefined)?.code ?? 'the connection was closed';
+    default:
+      return error.code ?? error.message;
+  }
+}
+
 /**
- * Forwards one request and streams the answer to the agent through the mask stage. Resolves
- * when the response ended (or was cut). Failures before the answer head become a Status.
+ * Forwards one request and passes the answer to the agent through the mask stage: ordinary
+ * answers held whole, masked once and written with their head; watches and followed logs
+ * streamed, masked as they flow. Resolves when the response ended (or was cut). Failures before
+ * the answer head become a Status.
  */
 export function forward(upstream: Upstream, maskResponse: MaskResponse, input: ForwardInput): Promise<ForwardOutcome> {
   const { req, res, attributes, body } = input;
   return new Promise((resolve) => {
     let settled = false;
     let unregister: () => void = () => {};
+    const abort = new AbortController();
     const finish = (outcome: ForwardOutcome): void => {
       if (settled) return;
       settled = true;
@@ -173,80 +202,142 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       resolve(outcome);
     };
     const fail = (status: Status, extra: Partial<ForwardOutcome> = {}): void => {
+      if (settled) return;
       if (!res.headersSent) writeStatus(res, status);
       else res.destroy();
       finish({ code: status.code, bytes: 0, masked: 0, ...extra });
     };
-
-    const upstreamReq = https.request({
-      agent: upstream.agent,
-      host: upstream.host,
-      port: upstream.port,
-      ...(isIP(upstream.host) === 0 ? { servername: upstream.host } : {}),
-      method: req.method,
-      path: upstream.basePath + (req.url ?? '/'),
-      headers: upstreamHeaders(req.headers, input.credential, input.discovery, body?.length ?? (req.method === 'GET' || req.method === 'HEAD' ? undefined : 0)),
-      // A watch may stay silent for minutes; other requests get the API server's own bound.
-      timeout: input.longLived ? 0 : upstream.headersTimeoutMs,
-    });
-    upstreamReq.on('timeout', () => upstreamReq.destroy(new Error('upstream timeout')));
-    upstreamReq.on('error', (error: NodeJS.ErrnoException) => fail(refusal('upstream-unavailable', error.code ?? error.message)));
     // The agent went away: stop the upstream request too (a watch would otherwise live on).
-    res.on('close', () => {
-      if (!res.writableFinished) upstreamReq.destroy();
+    const onClose = (): void => {
+      if (!res.writableFinished) abort.abort();
       finish({ code: res.statusCode, bytes: 0, masked: 0 });
-    });
+    };
+    res.on('close', onClose);
 
-    upstreamReq.on('response', (up) => {
-      const code = up.statusCode ?? 502;
+    const method = req.method ?? 'GET';
+    const bodyless = method === 'GET' || method === 'HEAD';
+    // A watch may stay silent for minutes; other requests get the API server's own bound.
+    const timeout = input.longLived ? 0 : upstream.headersTimeoutMs;
+    upstream.pool.request({
+      method: method as 'GET',
+      path: upstream.basePath + (req.url ?? '/'),
+      headers: upstreamHeaders(req.headers, input.credential, input.discovery, body?.length ?? (bodyless ? undefined : 0)),
+      body: body ?? null,
+      signal: abort.signal,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    }).then((up) => {
+      if (settled) {
+        up.body.destroy();
+        return;
+      }
+      answer(up.statusCode, up.headers, up.body);
+    }, (error: NodeJS.ErrnoException) => fail(refusal('upstream-unavailable', upstreamFailure(error, timeout))));
+
+    function answer(code: number, upHeaders: IncomingHttpHeaders, upBody: Readable): void {
       if (code === 401 && input.retryOnUnauthorized) {
-        up.resume();
+        upBody.resume();
         finish({ code, bytes: 0, masked: 0, credentialRefused: true });
         return;
       }
       if (code >= 300 && code < 400) {
         // Following or passing on a redirect would send the agent (or the credential) elsewhere.
-        up.resume();
+        upBody.resume();
         fail(refusal('upstream-redirect', `HTTP ${code}`));
         return;
       }
+      upBody.on('error', () => undefined);
       const watch = attributes.verb === 'watch';
+      const headers = agentHeaders(upHeaders, !input.discovery);
+      const length = Number(upHeaders['content-length'] ?? Number.NaN);
+      const gzip = !input.discovery && !input.longLived && method !== 'HEAD' && acceptsGzip(req.headers) && !(length < GZIP_THRESHOLD);
+      if (input.discovery) {
+        upBody.on('error', (error: NodeJS.ErrnoException) => fail(refusal('upstream-unavailable', upstreamFailure(error, timeout))));
+        stream(code, headers, upBody, () => 0, false);
+        return;
+      }
+      const encoding = String(upHeaders['content-encoding'] ?? 'identity').toLowerCase();
+      if (encoding !== 'identity') {
+        upBody.resume();
+        fail(refusal('upstream-encoding', `Content-Encoding ${encoding}`));
+        return;
+      }
+      const contentType = contentTypeOf(upHeaders);
+      if (!isMaskableMediaType(contentType)) {
+        // Upstream was asked for JSON only, but an aggregated API server may answer as it likes:
+        // protobuf, CBOR or YAML bytes would reach a masker that cannot read them.
+        upBody.resume();
+        fail(refusal('upstream-encoding', `Content-Type ${contentType}`));
+        return;
+      }
+      const mask = maskResponse({ attributes, statusCode: code, contentType, watch });
+      if (!input.longLived && mask.whole !== undefined) {
+        whole(code, headers, upBody, mask.whole.bind(mask), mask.maxBytes ?? Number.POSITIVE_INFINITY, gzip);
+        return;
+      }
+      mask.stream.on('error', () => {
+        upBody.destroy();
+        fail(refusal('mask-failed'), { masked: mask.masked() });
+      });
+      upBody.on('error', (error) => mask.stream.destroy(error));
+      stream(code, headers, upBody.pipe(mask.stream), mask.masked, gzip);
+      if (watch) {
+        // Clients wait for the head before they print anything; send it now, not at the first event.
+        res.writeHead(code, headers);
+        res.flushHeaders();
+      }
+    }
+
+    /** An ordinary answer: the whole body, masked once, sent with its head in one write. */
+    function whole(code: number, headers: OutgoingHttpHeaders, upBody: Readable, maskWhole: (body: Buffer) => { body: Buffer; masked: number }, maxBytes: number, gzip: boolean): void {
+      const parts: Buffer[] = [];
+      let size = 0;
+      upBody.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > maxBytes) {
+          // Held whole to be masked: past the bound the answer is withheld, not buffered on.
+          upBody.destroy();
+          fail(refusal('mask-failed'));
+          return;
+        }
+        parts.push(chunk);
+      });
+      upBody.on('error', (error: NodeJS.ErrnoException) => fail(refusal('upstream-unavailable', upstreamFailure(error, upstream.headersTimeoutMs))));
+      upBody.on('end', () => {
+        if (settled) return;
+        let masked: { body: Buffer; masked: number };
+        try {
+          masked = maskWhole(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size));
+        } catch {
+          fail(refusal('mask-failed'));
+          return;
+        }
+        const send = (out: Buffer): void => {
+          if (settled) return;
+          // No length on a HEAD answer (it has no body here) nor where HTTP forbids one (204, 304).
+          if (method !== 'HEAD' && code !== 204 && code !== 304) headers['content-length'] = out.length;
+          res.writeHead(code, headers);
+          res.end(method === 'HEAD' ? undefined : out, () => finish({ code, bytes: out.length, masked: masked.masked }));
+        };
+        if (!gzip || masked.body.length < GZIP_THRESHOLD) {
+          send(masked.body);
+          return;
+        }
+        headers['content-encoding'] = 'gzip';
+        headers.vary = 'Accept-Encoding';
+        gzipBuffer(masked.body).then(send, () => fail(refusal('mask-failed')));
+      });
+    }
+
+    /** A streamed answer (watch, followed logs, discovery): bytes flow as they are masked. */
+    function stream(code: number, headers: OutgoingHttpHeaders, from: NodeJS.ReadableStream, masked: () => number, gzip: boolean): void {
+      let source = from;
       let bytes = 0;
       let lastByte = 10;
-      let masked = (): number => 0;
-      let source: NodeJS.ReadableStream = up;
-      if (!input.discovery) {
-        const encoding = (up.headers['content-encoding'] ?? 'identity').toLowerCase();
-        if (encoding !== 'identity') {
-          up.resume();
-          fail(refusal('upstream-encoding', `Content-Encoding ${encoding}`));
-          return;
-        }
-        const contentType = contentTypeOf(up.headers);
-        if (!isMaskableMediaType(contentType)) {
-          // Upstream was asked for JSON only, but an aggregated API server may answer as it likes:
-          // protobuf, CBOR or YAML bytes would reach a masker that cannot read them.
-          up.resume();
-          fail(refusal('upstream-encoding', `Content-Type ${contentType}`));
-          return;
-        }
-        const mask = maskResponse({ attributes, statusCode: code, contentType, watch });
-        masked = mask.masked;
-        up.on('error', (error) => mask.stream.destroy(error));
-        source = up.pipe(mask.stream);
-        mask.stream.on('error', () => {
-          up.destroy();
-          fail(refusal('mask-failed'), { masked: mask.masked() });
-        });
-      }
-      const length = Number(up.headers['content-length'] ?? Number.NaN);
-      const gzip = !input.discovery && !input.longLived && req.method !== 'HEAD' && acceptsGzip(req.headers) && !(length < GZIP_THRESHOLD);
-      const headers = agentHeaders(up, !input.discovery);
       if (gzip) {
         headers['content-encoding'] = 'gzip';
         headers.vary = 'Accept-Encoding';
-        const gz = createGzip();
-        source = source.pipe(gz);
+        source = source.pipe(createGzip());
       }
       // The head waits for the first masked bytes, so a body that cannot be masked still gets a clean 502.
       const writeHead = (): void => {
@@ -266,17 +357,11 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
         writeHead();
         res.end(() => finish({ code, bytes, masked: masked() }));
       });
-      if (watch) {
-        // Clients wait for the head before they print anything; send it now, not at the first event.
-        writeHead();
-        res.flushHeaders();
-      }
       if (input.longLived) {
         unregister = input.onGrantEnd((why) => {
-          up.destroy();
-          upstreamReq.destroy();
+          abort.abort();
           // A watch ends with an ERROR event, as the API server ends one it cannot continue; only at an event boundary.
-          if (watch && lastByte === 10 && res.headersSent && !res.writableEnded) {
+          if (attributes.verb === 'watch' && lastByte === 10 && res.headersSent && !res.writableEnded) {
             const status = refusal('grant-ended', `${why}; ask for access again to continue`);
             res.end(`${JSON.stringify({ type: 'ERROR', object: JSON.parse(statusBody(status)) as unknown })}\n`);
           } else if (!res.writableEnded) {
@@ -285,7 +370,6 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
           finish({ code, bytes, masked: masked() });
         });
       }
-    });
-    upstreamReq.end(body);
+    }
   });
 }

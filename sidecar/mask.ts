@@ -25,6 +25,14 @@ export interface ResponseMask {
   readonly stream: Transform;
   /** How many values were masked, read once the stream ended (for the audit). */
   masked(): number;
+  /**
+   * The same masking for a body held whole (ordinary answers, not watches or followed logs): the
+   * masked bytes and how many values were masked. Throws when the body cannot be masked; the
+   * proxy then answers 502. Optional: without it the proxy uses the stream.
+   */
+  whole?(body: Buffer): { body: Buffer; masked: number };
+  /** The largest body `whole` takes: the proxy stops reading (502) past it. */
+  readonly maxBytes?: number;
 }
 
 /** The mask stage: called once per forwarded response that is not a discovery document. */

@@ -60,21 +60,47 @@ class WholeBodyMask extends Transform {
   override _flush(done: TransformCallback): void {
     const body = this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts, this.#bytes);
     this.#parts = [];
-    if (body.length === 0) {
-      done();
-      return;
-    }
     try {
-      const text = body.toString('utf8');
-      const json = !this.#sniff || /^\s*[[{]/.test(text);
-      const result = json ? this.#masker.maskJson(text, this.#context) : this.#masker.maskText(text);
-      this.masked = result.count;
-      // Nothing masked: the upstream bytes as they came, without a re-serialization.
-      done(null, result.count === 0 ? body : Buffer.from(result.text));
+      const result = maskWholeBody(this.#masker, this.#context, this.#sniff, body);
+      this.masked = result.masked;
+      done(null, result.body.length === 0 ? undefined : result.body);
     } catch (error) {
       done(error instanceof Error ? error : new MaskingError('unparseable', 'the response could not be masked'));
     }
   }
+}
+
+/**
+ * Masks a body held whole: JSON (or, when `sniff` is set, a body that looks like JSON) as one
+ * document, anything else as text. Nothing masked: the upstream bytes as they came, without a
+ * re-serialization. Throws a MaskingError when the body cannot be masked.
+ */
+function maskWholeBody(masker: Masker, context: MaskContext, sniff: boolean, body: Buffer): { body: Buffer; masked: number } {
+  if (body.length === 0) return { body, masked: 0 };
+  const text = body.toString('utf8');
+  const json = !sniff || /^\s*[[{]/.test(text);
+  const result = json ? masker.maskJson(text, context) : masker.maskText(text);
+  return { body: result.count === 0 ? body : Buffer.from(result.text), masked: result.count };
+}
+
+/** A held-whole mask: the stream is made only when the proxy streams (it mostly calls whole). */
+function wholeBodyMask(masker: Masker, context: MaskContext, max: number, sniff: boolean): ResponseMask {
+  let stream: WholeBodyMask | undefined;
+  let masked = 0;
+  return {
+    get stream() {
+      stream ??= new WholeBodyMask(masker, context, max, sniff);
+      return stream;
+    },
+    masked: () => stream?.masked ?? masked,
+    maxBytes: max,
+    whole(body) {
+      if (body.length > max) throw new MaskingError('line-too-long', `the response is larger than ${max} bytes, the most agentgate masks at once; ask for fewer objects (limit)`);
+      const result = maskWholeBody(masker, context, sniff, body);
+      masked = result.masked;
+      return result;
+    },
+  };
 }
 
 /**
@@ -93,14 +119,12 @@ export function createMaskResponse(options: MaskStageOptions): MaskResponse {
         const stream = new WatchMaskingStream(masker, { context });
         return { stream, masked: () => stream.masked };
       }
-      const stream = new WholeBodyMask(masker, context, max, false);
-      return { stream, masked: () => stream.masked };
+      return wholeBodyMask(masker, context, max, false);
     }
     if (target.contentType.startsWith('text/')) {
       const stream = new LogMaskingStream(masker);
       return { stream, masked: () => stream.masked };
     }
-    const stream = new WholeBodyMask(masker, context, max, true);
-    return { stream, masked: () => stream.masked };
+    return wholeBodyMask(masker, context, max, true);
   };
 }

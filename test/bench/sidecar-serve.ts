@@ -3,17 +3,13 @@
  * sidecar.ts and answering one JSON line on stdout once it listens:
  * - `upstream`: an API-server stand-in (HTTPS, keep-alive) serving one pod, a LIST of 100 pods and
  *   a LIST of 100 Secrets as fixed JSON, beside the broker double that grants them;
- * - `sidecar`: the real sidecar (startSidecar with the real mask stage) in front of it;
- * - `passthrough`: a bare Node.js TLS pass-through (https server → keep-alive https.request), the
- *   least any Node proxy does;
+ * (the sidecar itself runs as shipped, see test/helpers/shipped.ts; the bare pass-through is
+ * passthrough.ts);
  * - `client`: one client in series over keep-alive, printing the latency of each target.
  */
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { Agent, createServer, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { ConfigFor } from '../../src/config/index.ts';
 
 const tls = new URL('../fixtures/tls/', import.meta.url);
 const say = (value: unknown): void => void process.stdout.write(`${JSON.stringify(value)}\n`);
@@ -25,7 +21,6 @@ export const BENCH_PATHS = {
   secrets: '/api/v1/namespaces/default/secrets',
 } as const;
 
-// Each mode imports only what it runs, so the pass-through's memory is not inflated by the sidecar's modules.
 async function upstream(): Promise<void> {
   const [{ createBrokerDouble }, { list, pod, secret }] = await Promise.all([import('../doubles/broker/server.ts'), import('../masking/fixtures.ts')]);
   const [cert, key] = await Promise.all([readFile(new URL('server.crt', tls)), readFile(new URL('server.key', tls))]);
@@ -50,61 +45,6 @@ async function upstream(): Promise<void> {
   say({ upstreamUrl: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, brokerUrl: broker.url, sizes: Object.fromEntries([...bodies].map(([p, b]) => [p, b.length])) });
 }
 
-async function sidecar(upstreamUrl: string, brokerUrl: string): Promise<void> {
-  const [{ pino }, { envNameOf, loadConfig }, { defaultMaskingRules }, { createMaskResponse }, { startSidecar }] = await Promise.all([
-    import('pino'), import('../../src/config/index.ts'), import('../../src/masking/index.ts'), import('../../sidecar/masking.ts'), import('../../sidecar/start.ts'),
-  ]);
-  const dir = await mkdtemp(join(tmpdir(), 'agentgate-bench-sidecar-'));
-  await mkdir(join(dir, 'shared'));
-  await writeFile(join(dir, 'broker-token'), 'bench-broker-token\n');
-  const caFile = new URL('ca.crt', tls).pathname;
-  const loaded = loadConfig({
-    role: 'sidecar',
-    env: {
-      [envNameOf('sidecar.brokerUrl')]: brokerUrl,
-      [envNameOf('sidecar.brokerTokenPath')]: join(dir, 'broker-token'),
-      [envNameOf('sidecar.sharedDir')]: join(dir, 'shared'),
-      [envNameOf('sidecar.upstream.url')]: upstreamUrl,
-      [envNameOf('sidecar.upstream.caFile')]: caFile,
-      [envNameOf('sidecar.decisionCache.ttl')]: '5m',
-      [envNameOf('sidecar.health.host')]: '127.0.0.1',
-      [envNameOf('pod.namespace')]: 'default',
-      [envNameOf('pod.uid')]: '0f4e7a52-5b1c-4d8e-9a3f-2c6d8e1f0a7b',
-    },
-  });
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  const config: ConfigFor<'sidecar'> = { ...loaded.config, sidecar: { ...loaded.config.sidecar, api: { ...loaded.config.sidecar.api, port: 0 }, health: { ...loaded.config.sidecar.health, port: 0 } } };
-  const startCall = performance.now();
-  const running = await startSidecar(config, {
-    log: pino({ level: 'silent' }),
-    maskResponse: createMaskResponse({ rules: defaultMaskingRules }),
-    identity: { connection: 'bench', namespace: 'default', agent: 'bench', originalServiceAccount: 'bench', owner: null, podUid: '0f4e7a52-5b1c-4d8e-9a3f-2c6d8e1f0a7b' },
-    brokerCa: await readFile(caFile),
-  });
-  const readyMs = performance.now() - startCall;
-  await running.streamConnected;
-  const token = (await readFile(join(dir, 'shared', 'token'), 'utf8')).trim();
-  // performance.now() counts from the process's start: Node's boot and module loading included.
-  say({ port: running.apiPort, token, readyMs, sinceProcessStartMs: performance.now() });
-}
-
-async function passthrough(upstreamUrl: string): Promise<void> {
-  const [cert, key, ca] = await Promise.all([readFile(new URL('server.crt', tls)), readFile(new URL('server.key', tls)), readFile(new URL('ca.crt', tls))]);
-  const target = new URL(upstreamUrl);
-  const agent = new Agent({ keepAlive: true, maxSockets: 64, ca });
-  const server = createServer({ cert, key }, (req, res) => {
-    const up = request({ agent, host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { accept: 'application/json', authorization: 'Bearer bench-grant-token' } }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  server.keepAliveTimeout = 120_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  say({ port: (server.address() as AddressInfo).port });
-}
-
 /** p50 and p99 latency (ms) of GETs in series per target, targets interleaved round by round. */
 async function client(targets: Array<{ name: string; port: number }>, path: string, token: string, rounds: number, perRound: number): Promise<void> {
   const agents = new Map(targets.map((target) => [target.name, new Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false })]));
@@ -127,8 +67,6 @@ async function client(targets: Array<{ name: string; port: number }>, path: stri
 
 const [mode, ...args] = import.meta.main ? process.argv.slice(2) : [];
 if (mode === 'upstream') await upstream();
-else if (mode === 'sidecar') await sidecar(args[0] ?? '', args[1] ?? '');
-else if (mode === 'passthrough') await passthrough(args[0] ?? '');
 else if (mode === 'client') {
   const spec = JSON.parse(args[0] ?? '{}') as { targets: Array<{ name: string; port: number }>; path: string; token: string; rounds: number; perRound: number };
   await client(spec.targets, spec.path, spec.token, spec.rounds, spec.perRound);

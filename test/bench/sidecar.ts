@@ -4,21 +4,27 @@
  * generators (wrk for 32 connections, a Node client for one client in series) on core 0, the
  * proxies and the upstream on core 1 (`taskset`). GET of one object (cached decision), LIST of 100
  * pods, LIST of 100 Secrets with masking; RSS idle and at peak under load; time to ready.
+ * The sidecar runs as the image runs it (the bundle, the ENTRYPOINT's Node flags: see
+ * test/helpers/shipped.ts), and so does the bare pass-through it is compared with.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { buildShipped, imageNodeFlags, startShippedSidecar } from '../helpers/shipped.ts';
 import { BENCH_PATHS } from './sidecar-serve.ts';
 import type { Bench, Figure } from './measure.ts';
 
 const run = promisify(execFile);
 const SERVE = fileURLToPath(new URL('./sidecar-serve.ts', import.meta.url));
+const PASSTHROUGH = fileURLToPath(new URL('./passthrough.ts', import.meta.url));
 const TLS = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LOAD_CORE = '0';
 const SERVER_CORE = '1';
 const WARMUP_S = 1;
@@ -30,10 +36,11 @@ interface Child {
   readyMs: number;
 }
 
-/** Starts `sidecar-serve.ts MODE` pinned to `core`; resolves with its first stdout line. */
-async function start(core: string, args: string[]): Promise<Child> {
+/** Starts `sidecar-serve.ts MODE` (or, with `bundled`, that script with the image's Node flags) pinned to `core`; resolves with its first stdout line. */
+async function start(core: string, args: string[], bundled?: string): Promise<Child> {
   const t0 = performance.now();
-  const child = spawn('taskset', ['-c', core, process.execPath, '--disable-warning=ExperimentalWarning', SERVE, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const script = bundled === undefined ? ['--disable-warning=ExperimentalWarning', SERVE] : [...(await imageNodeFlags()), bundled];
+  const child = spawn('taskset', ['-c', core, process.execPath, ...script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const line = await new Promise<string>((resolve, reject) => {
     lines.once('line', resolve);
@@ -142,15 +149,26 @@ const figure = (name: string, value: number, unit: string, baseline: number, bas
 async function measureAll(): Promise<Map<string, Figure>> {
   await ensureTools();
   const dir = await mkdtemp(join(tmpdir(), 'agentgate-bench-nginx-'));
+  // The bundles live inside the repository, as dist/ sits beside node_modules in the image.
+  await mkdir(join(ROOT, '.cache'), { recursive: true });
+  const bundles = await mkdtemp(join(ROOT, '.cache', 'bench-sidecar-'));
   const children: ChildProcess[] = [];
+  const stops: Array<() => Promise<void>> = [];
   try {
+    const shipped = await buildShipped(join(bundles, 'dist'));
+    // The baseline runs bundled too, with the same Node flags: neither pays for type stripping.
+    await build({ entryPoints: [PASSTHROUGH], outfile: join(bundles, 'passthrough.js'), bundle: true, format: 'esm', platform: 'node', target: 'node24', logLevel: 'error' });
     const upstream = await start(SERVER_CORE, ['upstream']);
     children.push(upstream.process);
     const upstreamUrl = String(upstream.line.upstreamUrl);
     const sizes = upstream.line.sizes as Record<string, number>;
-    const sidecar = await start(SERVER_CORE, ['sidecar', upstreamUrl, String(upstream.line.brokerUrl)]);
-    children.push(sidecar.process);
-    const passthrough = await start(SERVER_CORE, ['passthrough', upstreamUrl]);
+    const shippedSidecar = await startShippedSidecar({
+      script: shipped, dir: join(dir, 'sidecar'), upstreamUrl, brokerUrl: String(upstream.line.brokerUrl), brokerToken: 'bench-broker-token',
+      caFile: join(TLS, 'ca.crt'), wrap: ['taskset', '-c', SERVER_CORE], env: { AGENTGATE_LOG_LEVEL: 'error', AGENTGATE_SIDECAR_DECISION_CACHE_TTL: '5m' },
+    });
+    stops.push(() => shippedSidecar.stop());
+    const sidecar = { process: shippedSidecar.process, readyMs: shippedSidecar.readyMs, line: { token: shippedSidecar.token, port: shippedSidecar.apiPort } };
+    const passthrough = await start(SERVER_CORE, [upstreamUrl, TLS], join(bundles, 'passthrough.js'));
     children.push(passthrough.process);
     const nginxPort = await freePort();
     children.push(await startNginx(dir, upstreamUrl, nginxPort));
@@ -184,13 +202,14 @@ async function measureAll(): Promise<Map<string, Figure>> {
       figure('sidecar-list-100-secrets-masked-32c', rate.secretsSidecar * secretsMB, 'MB/s', rate.secretsPassthrough * secretsMB, 'bare Node.js TLS pass-through (unmasked), 32 connections', 1),
       figure('sidecar-rss-idle', idle.sidecar.rss, 'MiB', idle.passthrough.rss, 'bare Node.js TLS pass-through, idle', 1),
       figure('sidecar-rss-peak-under-load', loaded.sidecar.peak, 'MiB', loaded.passthrough.peak, 'bare Node.js TLS pass-through, peak', 1),
-      figure('sidecar-ready', sidecar.readyMs, 'ms', passthrough.readyMs, 'bare Node.js TLS pass-through, spawn to listening', 0),
-      figure('sidecar-start-call', Number(sidecar.line.readyMs), 'ms', passthrough.readyMs, 'bare Node.js TLS pass-through, spawn to listening', 1),
+      figure('sidecar-ready', sidecar.readyMs, 'ms', passthrough.readyMs, 'bare Node.js TLS pass-through, spawn to listening (the sidecar: spawn to its first 200 from /readyz)', 0),
     ];
     return new Map(figures.map((f) => [f.name, f]));
   } finally {
+    await Promise.all(stops.map((stop) => stop()));
     for (const child of children) child.kill('SIGTERM');
     await rm(dir, { recursive: true, force: true });
+    await rm(bundles, { recursive: true, force: true });
   }
 }
 
@@ -198,7 +217,7 @@ let measured: Promise<Map<string, Figure>> | undefined;
 
 const NAMES = [
   'sidecar-get-added-latency-p50', 'sidecar-get-added-latency-p99', 'sidecar-get-32c-throughput', 'node-passthrough-get-32c-throughput',
-  'sidecar-list-100-pods-32c-throughput', 'sidecar-list-100-secrets-masked-32c', 'sidecar-rss-idle', 'sidecar-rss-peak-under-load', 'sidecar-ready', 'sidecar-start-call',
+  'sidecar-list-100-pods-32c-throughput', 'sidecar-list-100-secrets-masked-32c', 'sidecar-rss-idle', 'sidecar-rss-peak-under-load', 'sidecar-ready',
 ] as const;
 
 /** The sidecar's figures, all from one measurement run (the first bench run starts it). */

@@ -8,6 +8,8 @@ import { join, relative } from 'node:path';
 
 const root = new URL('../../', import.meta.url).pathname;
 const PRODUCTION = ['bin', 'src', 'webhook', 'sidecar'];
+/** The folders the bundle is built from (bin/ is the launcher of the sources, for development). */
+const BUNDLED = ['src', 'webhook', 'sidecar'];
 
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -56,16 +58,25 @@ test('production code imports only runtime dependencies and never test/', async 
   t.deepEqual(problems, []);
 });
 
-test('the Dockerfile copies every production folder, runs as a numeric non-root user, and the Tiltfile builds the same set', async (t) => {
+test('the Dockerfile builds the bundle from every production folder, runs it as a numeric non-root user, and the Tiltfile builds the same set', async (t) => {
   const dockerfile = await readFile(join(root, 'Dockerfile'), 'utf8');
-  const copied = [...dockerfile.matchAll(/^COPY (?!--from)(\S+) /gm)].map((m) => m[1]);
-  for (const dir of PRODUCTION) t.true(copied.includes(dir), `Dockerfile does not copy ${dir}`);
-  t.regex(dockerfile, /^USER [1-9][0-9]*:[1-9][0-9]*$/m);
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  const build = stages.find((s) => /^\S+ AS build$/m.test(s)) ?? '';
+  const final = stages.at(-1) ?? '';
+  const copied = [...build.matchAll(/^COPY (?!--from)(\S+) /gm)].map((m) => m[1]);
+  for (const dir of [...BUNDLED, 'scripts']) t.true(copied.includes(dir), `the build stage does not copy ${dir}`);
+  t.regex(build, /^RUN node scripts\/build\.ts$/m);
+  t.regex(final, /^COPY --from=build \/app\/dist \.\/dist$/m, 'the image takes the bundle from the build stage');
+  t.notRegex(final, /^COPY (src|webhook|sidecar) /m, 'the image holds the bundle, not the sources');
+  t.regex(final, /^USER [1-9][0-9]*:[1-9][0-9]*$/m);
   t.regex(dockerfile, /npm ci --omit=dev --ignore-scripts/);
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(final)?.[1] ?? '[]') as string[];
+  t.is(entrypoint[0], 'node');
+  t.is(entrypoint.at(-1), 'dist/agentgate.js');
   const tiltfile = await readFile(join(root, 'Tiltfile'), 'utf8');
   const only = /only=\[([^\]]*)\]/.exec(tiltfile)?.[1] ?? '';
   const tiltSet = [...only.matchAll(/'([^']+)'/g)].map((m) => m[1]).sort();
-  t.deepEqual(tiltSet, ['package-lock.json', 'package.json', ...PRODUCTION].sort());
+  t.deepEqual(tiltSet, ['package-lock.json', 'package.json', 'scripts', ...BUNDLED].sort());
   const ignore = (await readFile(join(root, '.dockerignore'), 'utf8')).split('\n');
-  t.true(ignore.includes('test') && ignore.includes('node_modules'));
+  t.true(ignore.includes('test') && ignore.includes('node_modules') && ignore.includes('dist'));
 });
