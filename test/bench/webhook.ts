@@ -9,11 +9,13 @@
  * from the scheduled time, so a stalled server cannot hide its stall by slowing the sender
  * (coordinated omission); a warm-up before each measured phase; GC pauses from `--trace-gc`;
  * RSS and peak RSS from /proc. Details of each run, load average included, go to stderr.
+ * Both servers run as the image runs code: bundled (the webhook as scripts/build.ts makes it,
+ * the baseline as this file bundled) with the Node flags of the Dockerfile's ENTRYPOINT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { Agent, createServer as createHttpsServer, request } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -30,7 +32,8 @@ const tls = fileURLToPath(new URL('test/fixtures/tls/', root));
 const self = fileURLToPath(import.meta.url);
 const quiet = '--disable-warning=ExperimentalWarning';
 // WEBHOOK_BENCH_SERVER_FLAGS adds Node flags to both servers (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
-const serverFlags = [quiet, '--trace-gc', ...(process.env.WEBHOOK_BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean)];
+// Imported when measuring only: the bare server runs a bundle of this module and must load nothing more.
+const serverFlags = async (): Promise<string[]> => [...(await (await import('../helpers/shipped.ts')).imageNodeFlags()), '--trace-gc', ...(process.env.WEBHOOK_BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean)];
 
 type Review = { request: { namespace: string; object: { metadata: { namespace: string }; spec: { containers: { env?: { name: string; value: string }[] }[] } } } };
 
@@ -47,9 +50,9 @@ async function review(bytes: number): Promise<string> {
   return JSON.stringify(base);
 }
 
-/** The baseline server (`--serve-bare PORT`): parses the review for its uid and answers allowed. */
-async function serveBare(port: number): Promise<void> {
-  const [cert, key] = await Promise.all([readFile(join(tls, 'server.crt')), readFile(join(tls, 'server.key'))]);
+/** The baseline server (`--serve-bare PORT TLS_DIR`): parses the review for its uid and answers allowed. */
+async function serveBare(port: number, tlsDir: string): Promise<void> {
+  const [cert, key] = await Promise.all([readFile(join(tlsDir, 'server.crt')), readFile(join(tlsDir, 'server.key'))]);
   const server = createHttpsServer({ cert, key, minVersion: 'TLSv1.2' }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -256,6 +259,9 @@ async function measureAll(): Promise<Measured> {
   const cpus = availableParallelism();
   const [serverCpu, loadCpu] = cpus >= 2 ? [cpus - 1, cpus - 2] : [undefined, undefined];
   const dir = await mkdtemp(join(tmpdir(), 'agentgate-bench-webhook-'));
+  // The bundles live inside the repository, as dist/ sits beside node_modules in the image.
+  await mkdir(fileURLToPath(new URL('.cache/', root)), { recursive: true });
+  const bundles = await mkdtemp(fileURLToPath(new URL('.cache/bench-webhook-', root)));
   const children: ChildProcess[] = [];
   const start = (cpu: number | undefined, args: string[], env: Record<string, string> = {}, ipc = false): ChildProcess => {
     const [command, argv] = pinned(cpu, process.execPath, args);
@@ -270,8 +276,13 @@ async function measureAll(): Promise<Measured> {
     const load = start(loadCpu, [quiet, self, '--load'], {}, true);
     load.stdout?.resume();
 
+    const [{ buildShipped }, { build }] = await Promise.all([import('../helpers/shipped.ts'), import('esbuild')]);
+    const shipped = await buildShipped(join(bundles, 'dist'));
+    const bareScript = join(bundles, 'bare.js');
+    await build({ entryPoints: [self], outfile: bareScript, bundle: true, format: 'esm', platform: 'node', target: 'node24', packages: 'external', logLevel: 'error' });
+    const flags = await serverFlags();
     const barePort = await freePort();
-    const bare = start(serverCpu, [...serverFlags, self, '--serve-bare', String(barePort)]);
+    const bare = start(serverCpu, [...flags, bareScript, '--serve-bare', String(barePort), tls]);
     await until('the bare server listening', healthy(barePort, ca));
     const bareFigures = await measureServer(bare, barePort, load, bodies);
     await stop(bare);
@@ -286,7 +297,7 @@ async function measureAll(): Promise<Measured> {
     await until('the API double writing its kubeconfig', async () => (await stat(kubeconfig)).size > 0);
 
     const port = await freePort();
-    const webhook = start(serverCpu, [...serverFlags, 'bin/agentgate.js', 'webhook'], {
+    const webhook = start(serverCpu, [...flags, shipped, 'webhook'], {
       AGENTGATE_WEBHOOK_SIDECAR_IMAGE: 'ghcr.io/agentgate/agentgate:0.1.0',
       AGENTGATE_WEBHOOK_KUBECONFIG: kubeconfig,
       AGENTGATE_WEBHOOK_LISTEN_HOST: '127.0.0.1',
@@ -307,10 +318,14 @@ async function measureAll(): Promise<Measured> {
   } finally {
     await Promise.all(children.map(stop));
     await rm(dir, { recursive: true, force: true });
+    await rm(bundles, { recursive: true, force: true });
   }
 }
 
-if (process.argv[1] === self && process.argv.includes('--serve-bare')) await serveBare(Number(process.argv[process.argv.indexOf('--serve-bare') + 1]));
+if (process.argv[1] === self && process.argv.includes('--serve-bare')) {
+  const at = process.argv.indexOf('--serve-bare');
+  await serveBare(Number(process.argv[at + 1]), process.argv[at + 2] ?? tls);
+}
 if (process.argv[1] === self && process.argv.includes('--load')) serveLoad();
 
 let measured: Promise<Measured> | undefined;

@@ -1,18 +1,21 @@
 // The production bundle (scripts/build.ts), run as the image runs it: it builds without a warning,
 // holds no test code, its CLI answers, every role's code loads, and the bundled sidecar serves a
 // request end to end (authenticate, decide through the broker double, forward, mask, audit).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:https';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { createBrokerDouble } from '../doubles/broker/server.ts';
 import { buildShipped, shippedArgs, startShippedSidecar } from '../helpers/shipped.ts';
 import { startScriptedUpstream } from '../sidecar/upstream.ts';
+import { startCluster } from '../webhook/service-harness.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const CA = fileURLToPath(new URL('../fixtures/tls/ca.crt', import.meta.url));
+const TLS = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
+const CA = join(TLS, 'ca.crt');
 const MARKER_B64 = Buffer.from('agentgate-masked-data').toString('base64');
 
 let built: Promise<{ dir: string; script: string }> | undefined;
@@ -79,7 +82,7 @@ test('every role of the bundle loads its code and reports what it cannot start w
     AGENTGATE_BROKER_POLICY_FILE: `${none}/policy.yaml`,
   });
   t.is(broker.code, 78, broker.stderr);
-  t.regex(broker.stderr, /broker\.tls\.certFile: \/nonexistent\/tls\.crt cannot be read \(ENOENT\)/);
+  t.regex(broker.stderr, /broker\.tls\.(certFile|keyFile): \/nonexistent\/tls\.(crt|key) cannot be read \(ENOENT\)/);
 });
 
 test('the bundled sidecar serves a request: decided by the broker, forwarded, masked and audited', async (t) => {
@@ -109,4 +112,60 @@ test('the bundled sidecar serves a request: decided by the broker, forwarded, ma
   t.is(upstream.received[0]?.headers.authorization, 'Bearer bundle-grant-token', 'forwarded with the grant credential, not the pod token');
   await sidecar.stop();
   t.true(broker.auditBatches.flatMap((b) => b.events).some((e) => e.attributes.resource === 'secrets' && e.response.code === 200), 'the request was audited (flushed at SIGTERM)');
+});
+
+test('the bundled webhook reads its kubeconfig, serves and admits a pod with the sidecar patch', async (t) => {
+  const { script, dir } = await bundle();
+  const cluster = await startCluster();
+  t.teardown(() => cluster.close());
+  const ns = await cluster.run('1.33', ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'agents', labels: { 'agentgate.io/inject': 'enabled' } } }));
+  t.is(ns.code, 0, ns.stderr);
+  const port = await new Promise<number>((resolve) => {
+    const probe = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as AddressInfo;
+      probe.close(() => resolve(free));
+    });
+  });
+  const child = spawn(process.execPath, await shippedArgs(script, ['webhook']), {
+    cwd: dir, stdio: ['ignore', 'ignore', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '', AGENTGATE_LOG_LEVEL: 'warn',
+      AGENTGATE_WEBHOOK_SIDECAR_IMAGE: 'ghcr.io/agentgate/agentgate:0.1.0', AGENTGATE_WEBHOOK_KUBECONFIG: cluster.kubeconfig,
+      AGENTGATE_WEBHOOK_LISTEN_HOST: '127.0.0.1', AGENTGATE_WEBHOOK_LISTEN_PORT: String(port), AGENTGATE_WEBHOOK_LEADER_ELECTION: 'false',
+      AGENTGATE_WEBHOOK_TLS_CERT_FILE: join(TLS, 'server.crt'), AGENTGATE_WEBHOOK_TLS_KEY_FILE: join(TLS, 'server.key'),
+    },
+  });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  t.teardown(() => void child.kill('SIGKILL'));
+  const ca = await readFile(join(TLS, 'ca.crt'));
+  const post = (path: string, body: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: path === '/healthz' ? 'GET' : 'POST', ca, servername: 'localhost', headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) t.fail(`the bundled webhook exited with ${child.exitCode}: ${stderr}`);
+    const health = await post('/healthz', '').catch(() => undefined);
+    if (health?.status === 200) break;
+    if (Date.now() > deadline) t.fail(`the bundled webhook did not answer /healthz within 15 s: ${stderr}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const review = await readFile(new URL('../webhook/golden/bare-pod.request.json', import.meta.url), 'utf8');
+  const answer = await post('/mutate', review);
+  t.is(answer.status, 200, answer.body);
+  const response = (JSON.parse(answer.body) as { response: { allowed: boolean; patchType?: string; patch?: string } }).response;
+  t.true(response.allowed, answer.body);
+  t.is(response.patchType, 'JSONPatch');
+  const patch = JSON.parse(Buffer.from(response.patch ?? '', 'base64').toString('utf8')) as Array<{ path: string; value?: unknown }>;
+  t.true(patch.some((op) => op.path === '/spec/serviceAccountName' && op.value === 'agentgate-agent'), 'the zero-permission account');
+  t.true(patch.some((op) => op.path.startsWith('/spec/initContainers') && JSON.stringify(op.value).includes('"restartPolicy":"Always"')), 'the native sidecar');
+  child.kill('SIGTERM');
+  t.is(await exited, 0, stderr);
 });

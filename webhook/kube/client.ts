@@ -68,8 +68,10 @@ const text = (value: unknown): string | undefined => (typeof value === 'string' 
 
 /** The current context of a kubeconfig file: server, CA, client certificate or token. */
 async function fromKubeconfig(file: string): Promise<Connection> {
-  // YAML is only needed out of cluster (tests, development): not loaded in a pod.
-  const { parse } = await import('yaml');
+  // YAML is only needed out of cluster (tests, development): not loaded in a pod. `default` is
+  // the package's CommonJS exports, under Node's own loader and in the bundle alike (esbuild's
+  // split chunk of a dynamically imported CommonJS package exports only `default`).
+  const { parse } = (await import('yaml')).default;
   const config = parse(await readFile(file, 'utf8')) as Entry;
   const context = named(config.contexts, config['current-context'], 'context');
   const cluster = named(config.clusters, context?.cluster, 'cluster');
