@@ -1,7 +1,8 @@
 // The broker's few reads of the Kubernetes API, behind one small interface: TokenReview (sidecars
 // and operators), the pod behind a sidecar's token, SubjectAccessReview (operators) and role reads.
-import { ApiException, AuthenticationV1Api, AuthorizationV1Api, CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { ApiException, AuthenticationV1Api, AuthorizationV1Api, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import type { RoleReader } from '../grants/scope.ts';
+import { clientsOf, type KubeSource } from './kube-clients.ts';
 
 /** What a TokenReview answered: the user when authenticated, else the API server's error. */
 export interface ReviewedUser {
@@ -44,12 +45,13 @@ export interface KubeAccess extends RoleReader {
 /** The API group of agentgate's virtual resources in SubjectAccessReviews. */
 export const AGENTGATE_GROUP = 'agentgate.io';
 
-/** The real KubeAccess over @kubernetes/client-node. */
-export function kubeAccess(kubeConfig: KubeConfig): KubeAccess {
-  const authn = kubeConfig.makeApiClient(AuthenticationV1Api);
-  const authz = kubeConfig.makeApiClient(AuthorizationV1Api);
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+/** The real KubeAccess over @kubernetes/client-node (a KubeConfig, or clients sharing its connections). */
+export function kubeAccess(source: KubeSource): KubeAccess {
+  const clients = clientsOf(source);
+  const authn = clients.api(AuthenticationV1Api);
+  const authz = clients.api(AuthorizationV1Api);
+  const core = clients.api(CoreV1Api);
+  const rbac = clients.api(RbacAuthorizationV1Api);
   return {
     async tokenReview(token, audiences) {
       const review = await authn.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, ...(audiences.length > 0 ? { audiences } : {}) } } });

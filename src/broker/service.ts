@@ -21,6 +21,7 @@ import { createDecider } from './decide.ts';
 import { createDecisionAuditor, type DecisionAuditor } from './decision-audit.ts';
 import { createIdentifier } from './identity.ts';
 import { kubeAccess, type KubeAccess } from './kube.ts';
+import { kubeClients } from './kube-clients.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { startBrokerServer, type BrokerServer } from './server.ts';
 import { StreamRelay } from './stream.ts';
@@ -126,7 +127,9 @@ export async function startBroker(options: BrokerServiceOptions): Promise<Broker
     kubeConfig = new KubeConfig();
     kubeConfig.loadFromCluster();
   }
-  const kube = kubeAccess(kubeConfig);
+  // One pool of keep-alive connections for every call the broker makes to the API server.
+  const clients = kubeClients(kubeConfig);
+  const kube = kubeAccess(clients);
   const redis = createRedis(config.broker.redisUrl, { keyPrefix: config.broker.redisKeyPrefix, connectionName: 'agentgate-broker' });
   await redis.ready().catch((error: unknown) => log.warn({ err: error }, 'Redis is not reachable yet: decisions fail closed until it is'));
 
@@ -136,12 +139,12 @@ export async function startBroker(options: BrokerServiceOptions): Promise<Broker
   const stsEndpoint = config.connection.stsEndpoint;
   const credentials = eks
     ? new EksGrantCredentials({
-      kubeConfig, connection: eks, usernameTemplate: config.connection.eksUsernameTemplate, store, ...eksTuning,
+      kubeConfig: clients, connection: eks, usernameTemplate: config.connection.eksUsernameTemplate, store, ...eksTuning,
       stsClient: stsClient ?? new STSClient({ region: eks.region, ...(stsEndpoint ? { endpoint: stsEndpoint } : {}) }),
       ...(stsEndpoint ? { stsEndpoint } : {}),
       onRefreshError: (grantId, error) => log.warn({ err: error, grantId }, 'EKS token refresh failed; retrying at the next round'),
     })
-    : new TokenRequestCredentials({ kubeConfig, server: config.connection.server, namespace: config.webhook.namespace });
+    : new TokenRequestCredentials({ kubeConfig: clients, server: config.connection.server, namespace: config.webhook.namespace });
   const lifecycle = new GrantLifecycle({ store, expiry, credentialsFor: () => credentials });
   expiry.startWorker((job) => lifecycle.expire(job), { onFailure: (job, error) => log.warn({ err: error, grantId: job?.grantId }, 'grant expiry failed; retrying') });
 
@@ -156,7 +159,7 @@ export async function startBroker(options: BrokerServiceOptions): Promise<Broker
 
   // Guardrail `workload-not-injected` needs to know which namespaces are labelled for injection.
   const injected = new Set<string>();
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const core = clients.api(CoreV1Api);
   const { namespaceInject, namespaceInjectValue } = defaultPodLayout.labels;
   const refreshInjected = async (): Promise<void> => {
     try {
@@ -229,6 +232,7 @@ export async function startBroker(options: BrokerServiceOptions): Promise<Broker
       await server.close();
       await auditor.close();
       await expiry.close();
+      await clients.close();
       await redis.close();
       log.info('broker stopped');
       resolveDone();

@@ -51,6 +51,7 @@ test('an agent cannot extend a grant: ids are never reused, the end never moves,
   t.is(error?.message, 'grant g-fixed already exists; a grant cannot be replaced or extended, only a new one created');
   t.deepEqual(await store.get('g-fixed'), { grant: first });
   t.is(await redis.client.call('PEXPIRETIME', redis.keys.grant(first.identity, first.id)), Date.parse(first.expiresAt));
+  t.is(await redis.client.zscore(redis.keys.allGrants, `prod/payments/triage-bot/${first.id}`), String(Date.parse(first.expiresAt)), 'the refused create did not move the global index entry');
   // Asking again gives a second, separate grant; the first still ends when it did.
   const second = await store.create(podsGrant({ ttlMs: 120_000 }));
   t.is(second.id, 'g-other');
@@ -133,8 +134,12 @@ test('freeze is a flag every reader sees, tells every identity with grants to st
   subscriber.on('message', (_channel: string, message: string) => notices.push(message));
   await subscriber.subscribe(redis.keys.eventsChannel);
   t.is(await store.frozen(), undefined);
+  t.deepEqual(await store.decisionState(a.identity), { frozen: undefined, grants: [{ grant: a }] });
   await store.freeze('oncall@example.com');
   t.is((await store.frozen())?.by, 'oncall@example.com');
+  // What a decision reads in one round trip says the same as the two reads.
+  t.deepEqual(await store.decisionState(a.identity), { frozen: await store.frozen(), grants: await store.listFor(a.identity) });
+  t.is((await store.decisionState(b.identity)).frozen?.by, 'oncall@example.com');
   for (const grant of [a, b]) {
     const events = (await readEvents(redis, grant.identity, 1)).events;
     t.deepEqual(events, [{ seq: 2, type: 'revocation', grantId: 'all', reason: 'frozen' }]);
@@ -144,8 +149,25 @@ test('freeze is a flag every reader sees, tells every identity with grants to st
   await eventually(async () => notices.includes('{"freeze":true}'), 2000, 'freeze notice');
   await store.unfreeze();
   t.is(await store.frozen(), undefined);
+  t.is((await store.decisionState(b.identity)).frozen, undefined);
   await eventually(async () => notices.includes('{"freeze":false}'), 2000, 'unfreeze notice');
 });
+
+// A flag an operator or a bug wrote badly must still stop every decision: the kill switch fails closed.
+const unreadableFlags: Array<{ name: string; raw: string }> = [
+  { name: 'not JSON', raw: 'yes' },
+  { name: 'JSON without who and when', raw: '{"frozen":true}' },
+  { name: 'an empty string', raw: '' },
+];
+for (const row of unreadableFlags) {
+  test(`a freeze flag that cannot be read still freezes: ${row.name}`, async (t) => {
+    const { store, redis } = await storeOn(t, server);
+    await redis.client.set(redis.keys.freeze, row.raw);
+    const expected = { by: 'unknown', at: new Date(0).toISOString() };
+    t.deepEqual(await store.frozen(), expected);
+    t.deepEqual((await store.decisionState(podsGrant().identity)).frozen, expected);
+  });
+}
 
 test('a credential lives exactly as long as its grant and is never stored once the grant is gone', async (t) => {
   const { store, redis } = await storeOn(t, server);

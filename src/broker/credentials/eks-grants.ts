@@ -1,12 +1,13 @@
 // EKS-mode credentials: per grant an STS session of the connection's role (named after the grant)
 // and an EKS token kept fresh on the stream, and in each target namespace a Role with exactly the
 // grant's rules bound to the user the EKS access entry maps that session to. Revoke deletes them.
-import { ApiException, RbacAuthorizationV1Api, type KubeConfig, type RbacV1Subject } from '@kubernetes/client-node';
+import { ApiException, RbacAuthorizationV1Api, type RbacV1Subject } from '@kubernetes/client-node';
 import type { STSClient } from '@aws-sdk/client-sts';
 import type { Connection } from '../../contracts/identity.ts';
 import { isClusterWide } from '../../contracts/rbac.ts';
 import type { Credential, Grant } from '../../contracts/stream.ts';
 import type { GrantFilter, GrantRecord } from '../../grants/store.ts';
+import { clientsOf, type KubeSource } from '../kube-clients.ts';
 import { createEksTokenSource, fitStsName, stsEndpoint, type EksTokenSource } from './eks.ts';
 import { clusterRoleBindingFor, clusterRoleFor, GRANT_LABEL, grantObjectName, roleBindingFor, roleFor } from './tokenrequest-objects.ts';
 import { CredentialError, type GrantObjectsRef } from './tokenrequest.ts';
@@ -36,8 +37,8 @@ export interface CredentialStore {
 
 /** Options of {@link EksGrantCredentials}. */
 export interface EksGrantCredentialsOptions {
-  /** The connection's API server with the broker's own credential (for the RBAC objects). */
-  kubeConfig: KubeConfig;
+  /** The connection's API server with the broker's own credential (for the RBAC objects), or clients sharing its connections. */
+  kubeConfig: KubeSource;
   connection: EksConnection;
   stsClient: STSClient;
   /** Host of the presigned URL; default the region's STS endpoint (the one the cluster accepts). */
@@ -111,7 +112,7 @@ export class EksGrantCredentials {
 
   constructor(options: EksGrantCredentialsOptions) {
     this.#o = options;
-    this.#rbac = options.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+    this.#rbac = clientsOf(options.kubeConfig).api(RbacAuthorizationV1Api);
     // The token source never reads `ca`: the sidecar trusts the API server with its own bundle.
     this.#connection = { ...options.connection, ca: '', mode: 'eks' };
     this.#template = options.usernameTemplate ?? DEFAULT_EKS_USERNAME_TEMPLATE;

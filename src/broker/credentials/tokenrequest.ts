@@ -1,9 +1,10 @@
 // TokenRequest-mode credentials: per grant a service account in agentgate's namespace, a Role with
 // exactly the grant's rules and a RoleBinding in each target namespace, and a 10-minute token from
 // the TokenRequest API. Revoking deletes them all; deleting the account kills its tokens at once.
-import { ApiException, CoreV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { isClusterWide } from '../../contracts/rbac.ts';
 import type { Credential, Grant } from '../../contracts/stream.ts';
+import { clientsOf, type KubeSource } from '../kube-clients.ts';
 import {
   clusterRoleBindingFor, clusterRoleFor, GRANT_LABEL, grantObjectName, roleBindingFor, roleFor, serviceAccountFor,
 } from './tokenrequest-objects.ts';
@@ -18,8 +19,8 @@ const MAX_TOKEN_SECONDS = 86_400;
 
 /** Options of {@link TokenRequestCredentials}. */
 export interface TokenRequestOptions {
-  /** The connection's API server with the broker's own credential. */
-  kubeConfig: KubeConfig;
+  /** The connection's API server with the broker's own credential, or clients sharing its connections. */
+  kubeConfig: KubeSource;
   /** The API server URL sidecars forward to (the connection's `server`). */
   server: string;
   /** agentgate's own namespace, where the per-grant service accounts live. */
@@ -96,8 +97,9 @@ export class TokenRequestCredentials {
   readonly #expiration: number;
 
   constructor(options: TokenRequestOptions) {
-    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.#rbac = options.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+    const clients = clientsOf(options.kubeConfig);
+    this.#core = clients.api(CoreV1Api);
+    this.#rbac = clients.api(RbacAuthorizationV1Api);
     this.#server = options.server;
     this.#namespace = options.namespace;
     this.#expiration = options.expirationSeconds ?? TOKEN_EXPIRATION_SECONDS;
