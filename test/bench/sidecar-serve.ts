@@ -2,7 +2,9 @@
  * The processes of the sidecar benchmark, one per mode, each started pinned to a core by
  * sidecar.ts and answering one JSON line on stdout once it listens:
  * - `upstream`: an API-server stand-in (HTTPS, keep-alive) serving one pod, a LIST of 100 pods and
- *   a LIST of 100 Secrets as fixed JSON, beside the broker double that grants them;
+ *   a LIST of 100 Secrets as fixed JSON;
+ * - `broker`: the broker double that grants them and takes the audit (on the load core: in a
+ *   cluster the broker runs on another node, so its work is not the proxy's core's);
  * (the sidecar itself runs as shipped, see test/helpers/shipped.ts; the bare pass-through is
  * passthrough.ts);
  * - `client`: one client in series over keep-alive, printing the latency of each target.
@@ -22,7 +24,7 @@ export const BENCH_PATHS = {
 } as const;
 
 async function upstream(): Promise<void> {
-  const [{ createBrokerDouble }, { list, pod, secret }] = await Promise.all([import('../doubles/broker/server.ts'), import('../masking/fixtures.ts')]);
+  const { list, pod, secret } = await import('../masking/fixtures.ts');
   const [cert, key] = await Promise.all([readFile(new URL('server.crt', tls)), readFile(new URL('server.key', tls))]);
   const bodies = new Map<string, Buffer>([
     [BENCH_PATHS.get, Buffer.from(JSON.stringify({ kind: 'Pod', apiVersion: 'v1', ...pod(0) }))],
@@ -39,10 +41,16 @@ async function upstream(): Promise<void> {
   });
   server.keepAliveTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const broker = await createBrokerDouble({ token: 'bench-broker-token' });
-  broker.addGrant({ id: 'g-bench', rules: [{ verbs: ['get', 'list'], apiGroups: [''], resources: ['pods', 'secrets'] }], namespaces: ['default'], token: 'bench-grant-token' });
-  broker.table.push({ name: 'bench', when: () => true, outcome: 'allow', grantId: 'g-bench', cacheForMs: 30 * 60_000 });
-  say({ upstreamUrl: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, brokerUrl: broker.url, sizes: Object.fromEntries([...bodies].map(([p, b]) => [p, b.length])) });
+  say({ upstreamUrl: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, sizes: Object.fromEntries([...bodies].map(([p, b]) => [p, b.length])) });
+}
+
+/** The broker double that grants the benchmark's reads (its own process: in a cluster the broker is on another node). */
+async function broker(): Promise<void> {
+  const { createBrokerDouble } = await import('../doubles/broker/server.ts');
+  const double = await createBrokerDouble({ token: 'bench-broker-token' });
+  double.addGrant({ id: 'g-bench', rules: [{ verbs: ['get', 'list'], apiGroups: [''], resources: ['pods', 'secrets'] }], namespaces: ['default'], token: 'bench-grant-token' });
+  double.table.push({ name: 'bench', when: () => true, outcome: 'allow', grantId: 'g-bench', cacheForMs: 30 * 60_000 });
+  say({ brokerUrl: double.url });
 }
 
 /** p50 and p99 latency (ms) of GETs in series per target, targets interleaved round by round. */
@@ -67,6 +75,7 @@ async function client(targets: Array<{ name: string; port: number }>, path: stri
 
 const [mode, ...args] = import.meta.main ? process.argv.slice(2) : [];
 if (mode === 'upstream') await upstream();
+else if (mode === 'broker') await broker();
 else if (mode === 'client') {
   const spec = JSON.parse(args[0] ?? '{}') as { targets: Array<{ name: string; port: number }>; path: string; token: string; rounds: number; perRound: number };
   await client(spec.targets, spec.path, spec.token, spec.rounds, spec.perRound);

@@ -2,7 +2,8 @@
  * The sidecar against direct requests to the same upstream, Debian's nginx (a plain TLS reverse
  * proxy with upstream keep-alive) and a bare Node.js TLS pass-through, all in one run: load
  * generators (wrk for 32 connections, a Node client for one client in series) on core 0, the
- * proxies and the upstream on core 1 (`taskset`). GET of one object (cached decision), LIST of 100
+ * proxies and the upstream on core 1 (`taskset`), the broker double on core 0 too (in a cluster it
+ * runs on another node). GET of one object (cached decision), LIST of 100
  * pods, LIST of 100 Secrets with masking; RSS idle and at peak under load; time to ready.
  * The sidecar runs as the image runs it (the bundle, the ENTRYPOINT's Node flags: see
  * test/helpers/shipped.ts), and so does the bare pass-through it is compared with.
@@ -162,8 +163,10 @@ async function measureAll(): Promise<Map<string, Figure>> {
     children.push(upstream.process);
     const upstreamUrl = String(upstream.line.upstreamUrl);
     const sizes = upstream.line.sizes as Record<string, number>;
+    const broker = await start(LOAD_CORE, ['broker']);
+    children.push(broker.process);
     const shippedSidecar = await startShippedSidecar({
-      script: shipped, dir: join(dir, 'sidecar'), upstreamUrl, brokerUrl: String(upstream.line.brokerUrl), brokerToken: 'bench-broker-token',
+      script: shipped, dir: join(dir, 'sidecar'), upstreamUrl, brokerUrl: String(broker.line.brokerUrl), brokerToken: 'bench-broker-token',
       caFile: join(TLS, 'ca.crt'), wrap: ['taskset', '-c', SERVER_CORE], env: { AGENTGATE_LOG_LEVEL: 'error', AGENTGATE_SIDECAR_DECISION_CACHE_TTL: '5m' },
     });
     stops.push(() => shippedSidecar.stop());
