@@ -4,7 +4,8 @@
 import { failure, type Status } from '../kube/status.ts';
 import type { RequestPathError } from './attributes.ts';
 
-export { parseRequest, exactFieldMatch, MAX_PATH_LENGTH } from './attributes.ts';
+export { parseRequest, MAX_PATH_LENGTH } from './attributes.ts';
+export { exactFieldMatch } from './list-options.ts';
 export type { RequestAttributes, RequestPathError, ParseResult } from './attributes.ts';
 
 /** The 400 (405 for an unsupported method) Status for a refused request path. */
