@@ -1,6 +1,6 @@
 // The Lua scripts of the grant store. Each touches the keys of one identity only (one hash tag,
 // one Cluster slot), so a state change and its stream event are written atomically or not at all.
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 // Every event takes the next value of the identity's counter as its seq and is stored with the
 // stream entry id `0-<seq>`, so `XRANGE (0-<since> +` resumes exactly after what a sidecar saw.
@@ -79,8 +79,6 @@ export interface GrantScripts {
   setCredential(keys: [string, string, string, string], args: Arg[]): Promise<number>;
   append(keys: [string, string], args: Arg[]): Promise<number>;
   list(keys: [string], args: Arg[]): Promise<string[]>;
-  /** Queues `list` on a pipeline of the same client; its reply comes with the pipeline's. */
-  queueList(pipeline: ChainableCommander, keys: [string], args: Arg[]): void;
 }
 
 const DEFINITIONS = { create: [CREATE, 4], revoke: [REVOKE, 5], setCredential: [SET_CREDENTIAL, 4], append: [APPEND, 2], list: [LIST, 1] } as const;
@@ -109,11 +107,5 @@ export function grantScripts(client: Redis): GrantScripts {
     setCredential: (k, a) => call('setCredential', k, a),
     append: (k, a) => call('append', k, a),
     list: (k, a) => call('list', k, a),
-    queueList(pipeline, k, a) {
-      // A pipeline made by the client carries the client's defined commands.
-      const queue = (pipeline as unknown as Record<string, ((...args: Arg[]) => unknown) | undefined>)['agentgate_grants_list'];
-      if (!queue) throw new Error('ioredis did not define agentgate_grants_list on the pipeline');
-      queue.call(pipeline, ...k, ...a);
-    },
   };
 }

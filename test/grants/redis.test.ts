@@ -128,7 +128,6 @@ test.serial('Redis down: create, get and list fail fast and closed with RedisUna
     ['get grant', () => store.get(grant.id)],
     ['list grants', () => store.listFor(grant.identity)],
     ['read freeze', () => store.frozen()],
-    ['read grants and freeze', () => store.decisionState(grant.identity)],
   ];
   for (const [operation, call] of calls) {
     const started = performance.now();

@@ -134,12 +134,8 @@ test('freeze is a flag every reader sees, tells every identity with grants to st
   subscriber.on('message', (_channel: string, message: string) => notices.push(message));
   await subscriber.subscribe(redis.keys.eventsChannel);
   t.is(await store.frozen(), undefined);
-  t.deepEqual(await store.decisionState(a.identity), { frozen: undefined, grants: [{ grant: a }] });
   await store.freeze('oncall@example.com');
   t.is((await store.frozen())?.by, 'oncall@example.com');
-  // What a decision reads in one round trip says the same as the two reads.
-  t.deepEqual(await store.decisionState(a.identity), { frozen: await store.frozen(), grants: await store.listFor(a.identity) });
-  t.is((await store.decisionState(b.identity)).frozen?.by, 'oncall@example.com');
   for (const grant of [a, b]) {
     const events = (await readEvents(redis, grant.identity, 1)).events;
     t.deepEqual(events, [{ seq: 2, type: 'revocation', grantId: 'all', reason: 'frozen' }]);
@@ -149,25 +145,8 @@ test('freeze is a flag every reader sees, tells every identity with grants to st
   await eventually(async () => notices.includes('{"freeze":true}'), 2000, 'freeze notice');
   await store.unfreeze();
   t.is(await store.frozen(), undefined);
-  t.is((await store.decisionState(b.identity)).frozen, undefined);
   await eventually(async () => notices.includes('{"freeze":false}'), 2000, 'unfreeze notice');
 });
-
-// A flag an operator or a bug wrote badly must still stop every decision: the kill switch fails closed.
-const unreadableFlags: Array<{ name: string; raw: string }> = [
-  { name: 'not JSON', raw: 'yes' },
-  { name: 'JSON without who and when', raw: '{"frozen":true}' },
-  { name: 'an empty string', raw: '' },
-];
-for (const row of unreadableFlags) {
-  test(`a freeze flag that cannot be read still freezes: ${row.name}`, async (t) => {
-    const { store, redis } = await storeOn(t, server);
-    await redis.client.set(redis.keys.freeze, row.raw);
-    const expected = { by: 'unknown', at: new Date(0).toISOString() };
-    t.deepEqual(await store.frozen(), expected);
-    t.deepEqual((await store.decisionState(podsGrant().identity)).frozen, expected);
-  });
-}
 
 test('a credential lives exactly as long as its grant and is never stored once the grant is gone', async (t) => {
   const { store, redis } = await storeOn(t, server);
