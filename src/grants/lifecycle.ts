@@ -1,6 +1,7 @@
 // A grant's life in one place: created in Redis first (so the start-up sweep never removes a live
-// grant's objects), then its credential, then its expiry job; revoked in Redis first (access ends
-// for the sidecars at once), then in the cluster.
+// grant's objects), then its expiry job (so every object made in the cluster has a job that removes
+// it), then its credential; revoked in Redis first (access ends for the sidecars at once), then in
+// the cluster.
 import type { Credential, Grant } from '../contracts/stream.ts';
 import { GrantEndedError } from './errors.ts';
 import type { ExpiryJob, GrantExpiry } from './expiry.ts';
