@@ -20,8 +20,18 @@ export function isDiscoveryDocument(attributes: RequestAttributes): boolean {
   return !attributes.isResourceRequest && (attributes.verb === 'get' || attributes.verb === 'head') && DISCOVERY.test(attributes.path);
 }
 
-/** Watches and followed logs: responses that stay open until cut, so a grant's end must cut them. */
+/**
+ * Watches and followed logs: responses that stay open until cut, so a grant's end must cut them.
+ * `follow` is read as the API server reads a boolean query parameter (apimachinery's
+ * Convert_Slice_string_To_bool): its first value, decoded, is false only when it is "0" or
+ * "false" in any case; present with any other value, `yes` or empty included, it is true.
+ */
 export function isLongLived(attributes: RequestAttributes, url: string): boolean {
   if (attributes.verb === 'watch') return true;
-  return attributes.subresource === 'log' && /[?&]follow=(?:true|1|t|True|TRUE)(?:&|$)/.test(url);
+  if (attributes.subresource !== 'log') return false;
+  const query = url.indexOf('?');
+  if (query === -1) return false;
+  // URLSearchParams decodes as Go's url.ParseQuery does (percent escapes in keys too, '+' as a space).
+  const follow = new URLSearchParams(url.slice(query + 1)).get('follow');
+  return follow !== null && follow !== '0' && follow.toLowerCase() !== 'false';
 }

@@ -194,6 +194,9 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
   return new Promise((resolve) => {
     let settled = false;
     let unregister: () => void = () => {};
+    let bytes = 0;
+    let lastByte = 10;
+    let masked: () => number = () => 0;
     const abort = new AbortController();
     const finish = (outcome: ForwardOutcome): void => {
       if (settled) return;
@@ -207,12 +210,36 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       else res.destroy();
       finish({ code: status.code, bytes: 0, masked: 0, ...extra });
     };
+    // The agent hung up while its request was read or decided: nobody would get the answer, and a
+    // watch opened now would stay open upstream with no one to cut it. Nothing is forwarded.
+    if (res.destroyed || req.socket.destroyed) {
+      finish({ code: 0, bytes: 0, masked: 0 });
+      return;
+    }
     // The agent went away: stop the upstream request too (a watch would otherwise live on).
     const onClose = (): void => {
       if (!res.writableFinished) abort.abort();
-      finish({ code: res.statusCode, bytes: 0, masked: 0 });
+      finish({ code: res.headersSent ? res.statusCode : 0, bytes, masked: masked() });
     };
     res.on('close', onClose);
+    if (input.longLived) {
+      // Registered before the upstream answers: a grant that ends while the head is awaited cuts it too.
+      unregister = input.onGrantEnd((why) => {
+        abort.abort();
+        const status = why === 'broker-stream-lost'
+          ? refusal('broker-unavailable', 'its stream was lost, so no revocation could reach this response; retry shortly')
+          : refusal('grant-ended', `${why}; ask for access again to continue`);
+        if (!res.headersSent) {
+          writeStatus(res, status);
+        } else if (attributes.verb === 'watch' && lastByte === 10 && !res.writableEnded) {
+          // A watch ends with an ERROR event, as the API server ends one it cannot continue; only at an event boundary.
+          res.end(`${JSON.stringify({ type: 'ERROR', object: JSON.parse(statusBody(status)) as unknown })}\n`);
+        } else if (!res.writableEnded) {
+          res.end();
+        }
+        finish({ code: res.headersSent ? res.statusCode : status.code, bytes, masked: masked() });
+      });
+    }
 
     const method = req.method ?? 'GET';
     const bodyless = method === 'GET' || method === 'HEAD';
@@ -280,7 +307,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
         fail(refusal('mask-failed'), { masked: mask.masked() });
       });
       upBody.on('error', (error) => mask.stream.destroy(error));
-      stream(code, headers, upBody.pipe(mask.stream), mask.masked, gzip);
+      stream(code, headers, upBody.pipe(mask.stream), () => mask.masked(), gzip);
       if (watch) {
         // Clients wait for the head before they print anything; send it now, not at the first event.
         res.writeHead(code, headers);
@@ -297,7 +324,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
         if (size > maxBytes) {
           // Held whole to be masked: past the bound the answer is withheld, not buffered on.
           upBody.destroy();
-          fail(refusal('mask-failed'));
+          fail(refusal('mask-failed', `the answer is larger than ${maxBytes} bytes, the most agentgate masks at once; ask for fewer objects (limit)`));
           return;
         }
         parts.push(chunk);
@@ -330,10 +357,9 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
     }
 
     /** A streamed answer (watch, followed logs, discovery): bytes flow as they are masked. */
-    function stream(code: number, headers: OutgoingHttpHeaders, from: NodeJS.ReadableStream, masked: () => number, gzip: boolean): void {
+    function stream(code: number, headers: OutgoingHttpHeaders, from: NodeJS.ReadableStream, countMasked: () => number, gzip: boolean): void {
       let source = from;
-      let bytes = 0;
-      let lastByte = 10;
+      masked = countMasked;
       if (gzip) {
         headers['content-encoding'] = 'gzip';
         headers.vary = 'Accept-Encoding';
@@ -344,6 +370,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
         if (!res.headersSent) res.writeHead(code, headers);
       };
       source.on('data', (chunk: Buffer) => {
+        if (settled) return;
         writeHead();
         bytes += chunk.length;
         lastByte = chunk[chunk.length - 1] ?? lastByte;
@@ -355,21 +382,8 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       source.on('end', () => {
         if (settled) return;
         writeHead();
-        res.end(() => finish({ code, bytes, masked: masked() }));
+        res.end(() => finish({ code, bytes, masked: countMasked() }));
       });
-      if (input.longLived) {
-        unregister = input.onGrantEnd((why) => {
-          abort.abort();
-          // A watch ends with an ERROR event, as the API server ends one it cannot continue; only at an event boundary.
-          if (attributes.verb === 'watch' && lastByte === 10 && res.headersSent && !res.writableEnded) {
-            const status = refusal('grant-ended', `${why}; ask for access again to continue`);
-            res.end(`${JSON.stringify({ type: 'ERROR', object: JSON.parse(statusBody(status)) as unknown })}\n`);
-          } else if (!res.writableEnded) {
-            res.end();
-          }
-          finish({ code, bytes, masked: masked() });
-        });
-      }
     }
   });
 }

@@ -12,7 +12,7 @@ export interface LiveGrant extends GrantScope {
 }
 
 /** Why a grant ended. */
-export type GrantEnd = 'expired' | 'revoked' | 'frozen';
+export type GrantEnd = 'expired' | 'revoked' | 'frozen' | 'broker-stream-lost';
 
 interface CachedDecision {
   decision: Decision;
@@ -162,6 +162,16 @@ export class GrantState {
       set.delete(cut);
       if (set.size === 0 && this.#cutters.get(grantId) === set) this.#cutters.delete(grantId);
     };
+  }
+
+  /**
+   * Cuts every open long-lived response without ending its grant: while the broker stream is
+   * lost, a revocation could not arrive, so nothing stays open on trust. Returns how many were cut.
+   */
+  cutOpenResponses(why: GrantEnd): number {
+    const cutters = [...this.#cutters.values()].flatMap((set) => [...set]);
+    for (const cut of cutters) cut(why);
+    return cutters.length;
   }
 
   /** How many responses are open under grants right now. */

@@ -11,13 +11,14 @@ export interface MaskStageOptions {
   /**
    * Largest non-watch JSON body masked (it is parsed whole); larger answers get a 502. kubectl
    * pages lists (`limit=500`), so only a client that turns chunking off meets the bound.
-   * Default 128 MiB.
+   * Default 16 MiB: parsed whole, a body takes about 7 times its size, and the injected sidecar's
+   * memory limit is 256 Mi.
    */
   maxBodyBytes?: number;
 }
 
 /** The default bound on a JSON body held for masking. */
-export const DEFAULT_MAX_MASKED_BODY_BYTES = 128 * 1024 * 1024;
+export const DEFAULT_MAX_MASKED_BODY_BYTES = 16 * 1024 * 1024;
 
 /** JSON media types: the API server's own and `+json` ones (merge-patch answers are plain JSON). */
 function isJson(contentType: string): boolean {
@@ -34,11 +35,11 @@ class WholeBodyMask extends Transform {
   readonly #masker: Masker;
   readonly #context: MaskContext;
   readonly #max: number;
-  readonly #sniff: boolean;
+  readonly #sniff: Sniff;
   #parts: Buffer[] = [];
   #bytes = 0;
 
-  constructor(masker: Masker, context: MaskContext, max: number, sniff: boolean) {
+  constructor(masker: Masker, context: MaskContext, max: number, sniff: Sniff) {
     super();
     this.#masker = masker;
     this.#context = context;
@@ -71,20 +72,29 @@ class WholeBodyMask extends Transform {
 }
 
 /**
- * Masks a body held whole: JSON (or, when `sniff` is set, a body that looks like JSON) as one
- * document, anything else as text. Nothing masked: the upstream bytes as they came, without a
- * re-serialization. Throws a MaskingError when the body cannot be masked.
+ * Masks a body held whole: JSON (by its type, or sniffed) as one document, anything else as text
+ * unless `sniff` says only JSON will do. Nothing masked: the upstream bytes as they came, without
+ * a re-serialization. Throws a MaskingError when the body cannot be masked.
  */
-function maskWholeBody(masker: Masker, context: MaskContext, sniff: boolean, body: Buffer): { body: Buffer; masked: number } {
+function maskWholeBody(masker: Masker, context: MaskContext, sniff: Sniff, body: Buffer): { body: Buffer; masked: number } {
   if (body.length === 0) return { body, masked: 0 };
   const text = body.toString('utf8');
-  const json = !sniff || /^\s*[[{]/.test(text);
+  const json = sniff === 'json' || /^\s*[[{]/.test(text);
+  // An object's answer that is not JSON (protobuf bytes without a type, a Secret labelled text/plain
+  // that does not parse) cannot be told clean: withheld, never passed as text.
+  if (!json && sniff === 'json-only') throw new MaskingError('unparseable', 'the response to a resource request is not JSON');
   const result = json ? masker.maskJson(text, context) : masker.maskText(text);
   return { body: result.count === 0 ? body : Buffer.from(result.text), masked: result.count };
 }
 
+/**
+ * How a held body is read: `json` (its type says JSON), `sniff` (JSON when it looks like JSON, else
+ * text: non-resource answers), `json-only` (an object's answer without a JSON type: JSON or 502).
+ */
+type Sniff = 'json' | 'sniff' | 'json-only';
+
 /** A held-whole mask: the stream is made only when the proxy streams (it mostly calls whole). */
-function wholeBodyMask(masker: Masker, context: MaskContext, max: number, sniff: boolean): ResponseMask {
+function wholeBodyMask(masker: Masker, context: MaskContext, max: number, sniff: Sniff): ResponseMask {
   let stream: WholeBodyMask | undefined;
   let masked = 0;
   return {
@@ -105,8 +115,9 @@ function wholeBodyMask(masker: Masker, context: MaskContext, max: number, sniff:
 
 /**
  * Builds the mask stage: `rules` are validated and compiled once, here. The stage picks a masker
- * per response from its media type: JSON (whole, or per event for watches), text (logs, line by
- * line, so `logs -f` flows as it is written), or no type (sniffed, held whole).
+ * per response from its media type and request: JSON (whole, or per event for watches), text of
+ * logs, proxies and non-resource paths (line by line, so `logs -f` flows as it is written), and
+ * anything else held whole: sniffed for non-resource paths, JSON or a 502 for object requests.
  */
 export function createMaskResponse(options: MaskStageOptions): MaskResponse {
   const masker = createMasker(options.rules);
@@ -119,12 +130,15 @@ export function createMaskResponse(options: MaskStageOptions): MaskResponse {
         const stream = new WatchMaskingStream(masker, { context });
         return { stream, masked: () => stream.masked };
       }
-      return wholeBodyMask(masker, context, max, false);
+      return wholeBodyMask(masker, context, max, 'json');
     }
-    if (target.contentType.startsWith('text/')) {
+    // Free text is expected from pod logs, proxied answers and non-resource paths (/healthz, /metrics);
+    // the API server answers every object request, errors included, in JSON.
+    const freeText = !attributes.isResourceRequest || attributes.subresource === 'log' || attributes.subresource === 'proxy';
+    if (target.contentType.startsWith('text/') && freeText) {
       const stream = new LogMaskingStream(masker);
       return { stream, masked: () => stream.masked };
     }
-    return wholeBodyMask(masker, context, max, true);
+    return wholeBodyMask(masker, context, max, freeText ? 'sniff' : 'json-only');
   };
 }

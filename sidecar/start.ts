@@ -47,6 +47,8 @@ export interface SidecarDeps {
   bodyTimeoutMs?: number;
   /** How long close() lets in-flight requests finish; default 5 s. */
   closeGraceMs?: number;
+  /** How long watches and followed logs outlast a lost broker stream; default 5 s. */
+  openResponsesGraceMs?: number;
 }
 
 /** A running sidecar. */
@@ -156,7 +158,7 @@ export async function startSidecar(config: ConfigFor<'sidecar'>, deps: SidecarDe
 
   const apiPort = await listen(api, sc.api.port, sc.api.host);
   const healthPort = await listen(health, sc.health.port, sc.health.host);
-  const stream: BrokerStream = startBrokerStream(broker, state, log);
+  const stream: BrokerStream = startBrokerStream(broker, state, log, deps.openResponsesGraceMs);
   ready = true;
 
   const rotateToken = async (): Promise<string> => {

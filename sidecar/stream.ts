@@ -1,6 +1,8 @@
 // The broker stream the sidecar holds open (GET /v1/stream): grants, credentials and revocations
 // as they happen. It reconnects with backoff, resumes from the last seq, and treats silence past
-// two heartbeats as a lost stream; while it is down, GrantState serves nothing from cache.
+// two heartbeats (or an open that does not answer within the broker timeout) as a lost stream;
+// while it is down, GrantState serves nothing from cache, and once it has been down for
+// `openResponsesGraceMs` the watches and followed logs still open are cut (no revocation could reach them).
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import { BrokerPaths, parseStreamLine } from '../src/contracts/index.ts';
@@ -18,9 +20,23 @@ export interface BrokerStream {
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5000;
 
+/** How long long-lived responses outlast a lost stream by default: a broker restart fits in it. */
+export const DEFAULT_OPEN_RESPONSES_GRACE_MS = 5000;
+
 /** Starts holding the stream open, feeding `state`. */
-export function startBrokerStream(broker: BrokerClient, state: GrantState, log: Logger): BrokerStream {
+export function startBrokerStream(broker: BrokerClient, state: GrantState, log: Logger, openResponsesGraceMs = DEFAULT_OPEN_RESPONSES_GRACE_MS): BrokerStream {
   const stop = new AbortController();
+  let lostTimer: NodeJS.Timeout | undefined;
+  const lost = (): void => {
+    if (lostTimer !== undefined || stop.signal.aborted) return;
+    lostTimer = setTimeout(() => {
+      lostTimer = undefined;
+      if (state.streamConnected || stop.signal.aborted) return;
+      const cut = state.cutOpenResponses('broker-stream-lost');
+      if (cut > 0) log.warn({ cut }, 'broker stream lost: open watches and followed logs cut, since no revocation could reach them');
+    }, openResponsesGraceMs);
+    lostTimer.unref();
+  };
   let since: number | undefined;
   let backoff = MIN_BACKOFF_MS;
   let markConnected: () => void = () => {};
@@ -38,6 +54,9 @@ export function startBrokerStream(broker: BrokerClient, state: GrantState, log: 
     };
     try {
       const path = since === undefined ? BrokerPaths.stream : `${BrokerPaths.stream}?since=${since}`;
+      // A broker that takes the connection but never answers must not hold the stream closed for good.
+      watchdog = setTimeout(() => attempt.abort(), broker.timeoutMs);
+      watchdog.unref();
       const opened = await broker.stream(path, attempt.signal);
       if (!opened.ok) {
         log.warn({ kind: opened.kind, detail: opened.detail }, 'broker stream unavailable');
@@ -63,6 +82,8 @@ export function startBrokerStream(broker: BrokerClient, state: GrantState, log: 
             // Without a resume the broker resends the whole state; decisions cached meanwhile may be stale.
             if (!event.resumed) state.clearCache();
             state.streamConnected = true;
+            clearTimeout(lostTimer);
+            lostTimer = undefined;
             backoff = MIN_BACKOFF_MS;
             markConnected();
             break;
@@ -88,6 +109,7 @@ export function startBrokerStream(broker: BrokerClient, state: GrantState, log: 
       stop.signal.removeEventListener('abort', onStop);
       attempt.abort();
       state.streamConnected = false;
+      lost();
     }
   }
 
@@ -100,5 +122,11 @@ export function startBrokerStream(broker: BrokerClient, state: GrantState, log: 
     }
   })();
 
-  return { connected, close: () => stop.abort() };
+  return {
+    connected,
+    close: () => {
+      stop.abort();
+      clearTimeout(lostTimer);
+    },
+  };
 }

@@ -91,7 +91,7 @@ export const sidecarSection = z.strictObject({
   masking: section(z.strictObject({
     sensitiveNames: bool('mask whole values of fields and env vars named like credentials (password, token, apiKey, ...)').default(true),
     disabledPatterns: stringList('built-in secret patterns not to run (names as in src/masking/patterns.ts, e.g. password-assignment)').default([]),
-    maxBodyBytes: byteSize('largest non-watch response masked at once; larger ones get a 502', 1024 * 1024, 1024 * 1024 * 1024).prefault('128MiB'),
+    maxBodyBytes: byteSize('largest non-watch response masked at once (parsed whole, it takes about 7 times its size in memory); larger ones get a 502', 1024 * 1024, 1024 * 1024 * 1024).prefault('16MiB'),
   })),
 });
 

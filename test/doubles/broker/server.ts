@@ -66,6 +66,8 @@ export interface BrokerDouble {
   url: string;
   caPem: string;
   mode: 'up' | 'down' | 'slow' | 'error';
+  /** How long each decision takes to be answered (default 0): the window in which an agent may hang up. */
+  decisionDelayMs: number;
   table: DecisionRow[];
   readonly decisions: DecisionRequest[];
   readonly auditBatches: AuditBatch[];
@@ -191,6 +193,7 @@ export async function createBrokerDouble(options: BrokerDoubleOptions): Promise<
         return fail(res, 'bad-request', JSON.stringify(parsed.errors).slice(0, 900));
       }
       double.decisions.push(parsed.value);
+      if (double.decisionDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, double.decisionDelayMs));
       return send(res, 200, decide(parsed.value));
     }
     if (url.pathname === '/v1/audit') {
@@ -237,6 +240,7 @@ export async function createBrokerDouble(options: BrokerDoubleOptions): Promise<
     caPem,
     mode: 'up',
     table: [],
+    decisionDelayMs: 0,
     decisions: [],
     auditBatches: [],
     accessRequests: new Map(),
