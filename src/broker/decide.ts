@@ -132,7 +132,8 @@ export function createDecider(options: DeciderOptions): Decider {
     const identity = { connection: caller.identity.connection, namespace: caller.identity.namespace, agent: caller.identity.agent, profile: caller.profile };
     const result = evaluate(policy, identity, a, request.body, options.guardrails);
     const discovery = !a.isResourceRequest && ruleAllows(DISCOVERY_RULE, a);
-    if (discovery && result.outcome !== 'deny') {
+    // Only a deny rule (or a guardrail, checked above) refuses discovery; a policy's deny default does not.
+    if (discovery && (result.outcome !== 'deny' || result.code === 'policy-no-rule')) {
       const grant = await issue(caller, { rules: [structuredClone(DISCOVERY_RULE)], namespaces: ['*'] }, discoveryTtl, 'API discovery (groups, versions, OpenAPI), granted on demand: it holds no secrets.');
       return allow(request, grant, 'grant-created', 'Allowed: API discovery is granted on demand.');
     }

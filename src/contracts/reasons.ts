@@ -43,7 +43,7 @@ export const Reasons = Object.freeze({
   'exposure-load-balancer': 'Exposing a Service as LoadBalancer needs a human approval.',
   // Policy outcomes that need a human (appended with the policy engine).
   'policy-approval': 'Policy requires a human approval for this request; it will be asked for on your behalf.',
-  'policy-no-rule': 'No policy rule covers this request, so it needs a human approval. Ask for access with an AccessRequest and say why.',
+  'policy-no-rule': 'No policy rule covers this request, so it needs a human approval.',
   // Admission of agent pods (the webhook refuses to inject, or refuses a change to an injected pod).
   'share-process-namespace': 'Agent pods cannot share one process namespace between containers (shareProcessNamespace).',
   'capability-not-allowed': 'Agent containers cannot add this Linux capability (never NET_ADMIN, NET_RAW, SYS_ADMIN or SYS_PTRACE).',
