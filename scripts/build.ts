@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 const root = fileURLToPath(new URL('../', import.meta.url));
 
 /** Packages inlined: pure JavaScript, on the sidecar's or the webhook's path. */
-export const BUNDLED_PACKAGES = ['pino', 'zod', 'yaml', 'node-forge', 'undici'];
+export const BUNDLED_PACKAGES = ['pino', 'zod', 'yaml', 'node-forge'];
 
 /** Builds into `outdir` (default dist/); resolves with the warnings esbuild printed. */
 export async function buildBundle(outdir = `${root}dist`): Promise<string[]> {
