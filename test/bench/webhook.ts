@@ -132,7 +132,8 @@ async function openLoop(job: LoadJob, caFile: Promise<Buffer>): Promise<LoadResu
   for (let i = 0; i < total; i++) {
     const due = begin + (i * 1000) / job.rate;
     const wait = due - performance.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    // Node truncates a timer's delay to whole milliseconds: rounded up, a request never leaves before it is due.
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)));
     maxSendLagMs = Math.max(maxSendLagMs, performance.now() - due);
     pending.push(send(due));
   }
