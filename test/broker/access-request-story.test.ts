@@ -6,20 +6,15 @@
 // audit holds every step under the agent's identity.
 import test from 'ava';
 import https from 'node:https';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pino } from 'pino';
+import { readFile, writeFile } from 'node:fs/promises';
 import { auditRecords, type AuditRecord } from '../../src/audit/index.ts';
 import { grantAccessRequest } from '../../src/broker/approve.ts';
 import { GRANT_LABEL, grantObjectName } from '../../src/broker/credentials/tokenrequest.ts';
-import { envNameOf, loadConfig, type ConfigFor } from '../../src/config/index.ts';
-import type { AgentIdentity, Credential } from '../../src/contracts/index.ts';
+import type { Credential } from '../../src/contracts/index.ts';
 import { defaultMaskingRules } from '../../src/masking/rules.ts';
 import { createMaskResponse } from '../../sidecar/masking.ts';
-import { startSidecar, type Sidecar } from '../../sidecar/start.ts';
-import { kubeconfigYaml } from '../doubles/kube-api/kubeconfig.ts';
 import { kubectl } from '../helpers/kubectl.ts';
-import { AGENT_NS, AGENTGATE_NS, CONNECTION, startBrokerWorld, until, type BrokerWorld } from './harness.ts';
+import { AGENT_NS, AGENTGATE_NS, CONNECTION, startAgentSidecar, startBrokerWorld, until, type AgentSidecar, type BrokerWorld } from './harness.ts';
 
 const VERSIONS = ['1.27', '1.31', '1.35'] as const;
 const BASE = '/apis/agentgate.io/v1alpha1/accessrequests';
@@ -46,47 +41,8 @@ test.after.always(async () => {
   await world?.close();
 });
 
-interface Agent {
-  identity: AgentIdentity;
-  sidecar: Sidecar;
-  kubeconfig: string;
-}
-
-/** An injected agent pod with the real sidecar in front of the double, and a kubeconfig to it. */
-async function startAgent(name: string): Promise<Agent> {
-  const pod = world.pod(name, { agent: name });
-  const podUid = pod.metadata.uid ?? '';
-  const dir = join(world.dir, name);
-  const shared = join(dir, 'shared');
-  await mkdir(shared, { recursive: true });
-  const tokenFile = join(dir, 'broker-token');
-  await writeFile(tokenFile, await world.podToken(pod));
-  const loaded = loadConfig({
-    role: 'sidecar',
-    env: {
-      [envNameOf('sidecar.brokerUrl')]: world.broker.url,
-      [envNameOf('sidecar.brokerTokenPath')]: tokenFile,
-      [envNameOf('sidecar.sharedDir')]: shared,
-      [envNameOf('sidecar.upstream.url')]: world.kube.url,
-      [envNameOf('sidecar.upstream.caFile')]: world.kube.caFile,
-      [envNameOf('pod.namespace')]: AGENT_NS,
-      [envNameOf('pod.uid')]: podUid,
-      [envNameOf('sidecar.health.host')]: '127.0.0.1',
-    },
-  });
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  const sc = loaded.config.sidecar;
-  const config: ConfigFor<'sidecar'> = { ...loaded.config, sidecar: { ...sc, api: { ...sc.api, port: 0 }, health: { ...sc.health, port: 0 } } };
-  const identity: AgentIdentity = { connection: CONNECTION, namespace: AGENT_NS, agent: name, originalServiceAccount: name, owner: null, podUid, podName: name };
-  const sidecar = await startSidecar(config, {
-    log: pino({ level: 'silent' }), maskResponse: createMaskResponse({ rules: defaultMaskingRules }), identity, brokerCa: world.caPem, brokerTimeoutMs: 5000,
-  });
-  await sidecar.streamConnected;
-  const kubeconfig = join(dir, 'kubeconfig');
-  const token = (await readFile(join(shared, 'token'), 'utf8')).trim();
-  await writeFile(kubeconfig, kubeconfigYaml({ server: sidecar.apiUrl, caPem: sidecar.caPem, token, user: 'agent', namespace: AGENT_NS }));
-  return { identity, sidecar, kubeconfig };
-}
+/** An agent pod with the real sidecar (the real mask stage) in front of the double. */
+const startAgent = (name: string): Promise<AgentSidecar> => startAgentSidecar(world, name, name, createMaskResponse({ rules: defaultMaskingRules }));
 
 /** The grant's objects in the double, by kind. */
 function grantObjects(grantId: string): Record<string, string[]> {

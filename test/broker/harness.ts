@@ -10,11 +10,14 @@ import { randomUUID } from 'node:crypto';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { loadConfig, envNameOf, type ConfigFor } from '../../src/config/index.ts';
-import { BROKER_API_VERSION, BrokerPaths, parseDecision, parseStreamLine, type Decision, type RequestAttributes, type StreamEvent } from '../../src/contracts/index.ts';
+import { BROKER_API_VERSION, BrokerPaths, parseDecision, parseStreamLine, type AgentIdentity, type Decision, type RequestAttributes, type StreamEvent } from '../../src/contracts/index.ts';
 import { kubeConfigFor } from '../../src/broker/credentials/tokenrequest.ts';
 import { startBroker, type BrokerService, type BrokerServiceOptions } from '../../src/broker/service.ts';
 import { DEFAULT_POLICY_FILE } from '../../src/policy/index.ts';
 import { BrokerClient, type BrokerAnswer } from '../../sidecar/broker.ts';
+import type { MaskResponse } from '../../sidecar/mask.ts';
+import { startSidecar, type Sidecar } from '../../sidecar/start.ts';
+import { kubeconfigYaml } from '../doubles/kube-api/kubeconfig.ts';
 import { createKubeApiServer, type KubeApiServer } from '../doubles/kube-api/server.ts';
 import type { KubeObject } from '../doubles/kube-api/types.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
@@ -201,4 +204,48 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** An injected agent pod with the real sidecar in front of the double, and a kubeconfig for kubectl to it. */
+export interface AgentSidecar {
+  identity: AgentIdentity;
+  sidecar: Sidecar;
+  kubeconfig: string;
+}
+
+/**
+ * Creates the pod `podName` (identity annotations for `agent`) in the agents' namespace and starts
+ * the real sidecar for it against `world`'s broker and API double, with `maskResponse` as its mask stage.
+ */
+export async function startAgentSidecar(world: BrokerWorld, podName: string, agent: string, maskResponse: MaskResponse): Promise<AgentSidecar> {
+  const pod = world.pod(podName, { agent });
+  const podUid = pod.metadata.uid ?? '';
+  const dir = join(world.dir, podName);
+  const shared = join(dir, 'shared');
+  await mkdir(shared, { recursive: true });
+  const tokenFile = join(dir, 'broker-token');
+  await writeFile(tokenFile, await world.podToken(pod));
+  const loaded = loadConfig({
+    role: 'sidecar',
+    env: {
+      [envNameOf('sidecar.brokerUrl')]: world.broker.url,
+      [envNameOf('sidecar.brokerTokenPath')]: tokenFile,
+      [envNameOf('sidecar.sharedDir')]: shared,
+      [envNameOf('sidecar.upstream.url')]: world.kube.url,
+      [envNameOf('sidecar.upstream.caFile')]: world.kube.caFile,
+      [envNameOf('pod.namespace')]: AGENT_NS,
+      [envNameOf('pod.uid')]: podUid,
+      [envNameOf('sidecar.health.host')]: '127.0.0.1',
+    },
+  });
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
+  const sc = loaded.config.sidecar;
+  const config: ConfigFor<'sidecar'> = { ...loaded.config, sidecar: { ...sc, api: { ...sc.api, port: 0 }, health: { ...sc.health, port: 0 } } };
+  const identity: AgentIdentity = { connection: CONNECTION, namespace: AGENT_NS, agent, originalServiceAccount: agent, owner: null, podUid, podName };
+  const sidecar = await startSidecar(config, { log: pino({ level: 'silent' }), maskResponse, identity, brokerCa: world.caPem, brokerTimeoutMs: 5000 });
+  await sidecar.streamConnected;
+  const kubeconfig = join(dir, 'kubeconfig');
+  const token = (await readFile(join(shared, 'token'), 'utf8')).trim();
+  await writeFile(kubeconfig, kubeconfigYaml({ server: sidecar.apiUrl, caPem: sidecar.caPem, token, user: 'agent', namespace: AGENT_NS }));
+  return { identity, sidecar, kubeconfig };
 }

@@ -2,16 +2,10 @@
 // double. kubectl lists pods (discovery and the read granted on demand), is refused on secrets
 // with a Status that names the command to follow up, and loses access at `agentgate freeze`.
 import test from 'ava';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { envNameOf, loadConfig, type ConfigFor } from '../../src/config/index.ts';
-import type { AgentIdentity } from '../../src/contracts/index.ts';
-import { startSidecar, type Sidecar } from '../../sidecar/start.ts';
-import { kubeconfigYaml } from '../doubles/kube-api/kubeconfig.ts';
+import type { Sidecar } from '../../sidecar/start.ts';
 import { kubectl } from '../helpers/kubectl.ts';
 import { testMasker } from '../sidecar/harness.ts';
-import { AGENT_NS, startBrokerWorld, until, type BrokerWorld } from './harness.ts';
+import { startAgentSidecar, startBrokerWorld, until, type BrokerWorld } from './harness.ts';
 
 const VERSIONS = ['1.31', '1.33'];
 let world: BrokerWorld;
@@ -20,30 +14,7 @@ let kubeconfig: string;
 
 test.before(async () => {
   world = await startBrokerWorld();
-  const pod = world.pod('agent-kubectl', { agent: 'kubectl-bot' });
-  const tokenFile = join(world.dir, 'broker-token');
-  await writeFile(tokenFile, await world.podToken(pod));
-  const shared = join(world.dir, 'sidecar-shared');
-  await mkdir(shared, { recursive: true });
-  const env = {
-    [envNameOf('sidecar.brokerUrl')]: world.broker.url,
-    [envNameOf('sidecar.brokerTokenPath')]: tokenFile,
-    [envNameOf('sidecar.sharedDir')]: shared,
-    [envNameOf('sidecar.upstream.url')]: world.kube.url,
-    [envNameOf('sidecar.upstream.caFile')]: world.kube.caFile,
-    [envNameOf('pod.namespace')]: AGENT_NS,
-    [envNameOf('pod.uid')]: pod.metadata.uid ?? '',
-    [envNameOf('sidecar.health.host')]: '127.0.0.1',
-  };
-  const loaded = loadConfig({ role: 'sidecar', env });
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  const config: ConfigFor<'sidecar'> = { ...loaded.config, sidecar: { ...loaded.config.sidecar, api: { ...loaded.config.sidecar.api, port: 0 as number }, health: { ...loaded.config.sidecar.health, port: 0 as number } } };
-  const identity: AgentIdentity = { connection: 'test', namespace: AGENT_NS, agent: 'kubectl-bot', originalServiceAccount: 'kubectl-bot', owner: null, podUid: pod.metadata.uid ?? '', podName: 'agent-kubectl' };
-  sidecar = await startSidecar(config, { log: pino({ level: 'silent' }), maskResponse: testMasker, identity, brokerCa: world.caPem, brokerTimeoutMs: 5000 });
-  await sidecar.streamConnected;
-  kubeconfig = join(world.dir, 'agent.kubeconfig');
-  const token = (await import('node:fs/promises').then((fs) => fs.readFile(join(shared, 'token'), 'utf8'))).trim();
-  await writeFile(kubeconfig, kubeconfigYaml({ server: sidecar.apiUrl, caPem: sidecar.caPem, token, user: 'agent', namespace: AGENT_NS }));
+  ({ sidecar, kubeconfig } = await startAgentSidecar(world, 'agent-kubectl', 'kubectl-bot', testMasker));
 });
 test.after.always(async () => {
   await sidecar?.close();
