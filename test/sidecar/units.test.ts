@@ -76,7 +76,7 @@ test('pod tokens: the current one is accepted; after a rotation the old one only
   t.false(tokens.accepts('first-token '));
   t.false(tokens.accepts(''));
   t.false(tokens.accepts('first-tokeN'), 'same length, one byte different');
-  t.false(tokens.accepts('first-toke\u0145'), 'a character whose low byte matches, as latin1 would take it');
+  t.false(tokens.accepts('first-toke\u016e'), 'a character whose low byte matches, as latin1 would take it');
   tokens.rotate('second-token', 5 * 60_000);
   t.true(tokens.accepts('second-token'), 'new token at once');
   t.true(tokens.accepts('first-token'), 'old token within the grace period');
