@@ -258,7 +258,9 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
         up.destroy();
         return;
       }
-      // An answer cut before its end is an error to every reader below, never a short success.
+      // An answer cut before its end is an error to every reader below, never a short success
+      // (and never an unhandled one: the 401 and redirect paths read no further).
+      up.on('error', () => undefined);
       up.on('close', () => {
         if (!up.complete) up.emit('error', Object.assign(new Error('the API server closed the answer before its end'), { code: 'ECONNRESET' }));
       });

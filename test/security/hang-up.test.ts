@@ -6,7 +6,7 @@ import { request } from 'node:https';
 import test from 'ava';
 import { defaultMaskingRules } from '../../src/masking/index.ts';
 import { createMaskResponse } from '../../sidecar/masking.ts';
-import { until } from '../sidecar/harness.ts';
+import { GRANT_TOKEN, until } from '../sidecar/harness.ts';
 import { causeOf, startGate, WIDE_GRANT, type Gate } from './helpers.ts';
 
 const MARKER_B64 = Buffer.from('agentgate-masked-data').toString('base64');
@@ -195,4 +195,28 @@ test('object answers the mask stage cannot read are withheld (502), and a Secret
   g.upstream.respond = (_req, res) => void res.writeHead(200, large.headers).end(large.body);
   const answer = await g.world.call('GET', '/api/v1/namespaces/agents/configmaps/big', { headers: { authorization: `Bearer ${g.token}` } });
   t.regex((JSON.parse(answer.body) as { message: string }).message, /the answer is larger than 1048576 bytes, the most agentgate masks at once; ask for fewer objects \(limit\)/);
+});
+
+test('an answer the API server cuts before its end is a 503, never a short success, and a 401 or redirect cut early does not crash the sidecar', async (t) => {
+  const g = await gate(t);
+  const rows: Array<{ name: string; status: number; length: number }> = [
+    { name: 'a 200 cut after 10 of 1000 bytes', status: 200, length: 1000 },
+    { name: 'a 401 cut after 10 bytes', status: 401, length: 1000 },
+    { name: 'a 302 cut after 10 bytes', status: 302, length: 1000 },
+  ];
+  for (const row of rows) {
+    g.upstream.respond = (_req, res) => {
+      res.writeHead(row.status, { 'content-type': 'application/json', 'content-length': row.length, ...(row.status === 302 ? { location: 'https://example.com/' } : {}) });
+      res.write('{"kind":"P');
+      setTimeout(() => res.socket?.destroy(), 20);
+    };
+    const answer = await g.world.call('GET', '/api/v1/namespaces/agents/pods/web-0', { headers: { authorization: `Bearer ${g.token}` } });
+    t.true(answer.status === 503 || answer.status === 502, `${row.name}: ${answer.status} ${answer.body.slice(0, 200)}`);
+    t.notRegex(answer.body, /"kind":"P"?$/, `${row.name}: none of the cut body`);
+  }
+  // The 401 made the sidecar drop the credential and ask for a fresh one: the broker sends it.
+  g.world.broker.setCredential(WIDE_GRANT, GRANT_TOKEN);
+  g.upstream.respond = (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":"Pod","apiVersion":"v1","metadata":{"name":"web-0"}}');
+  const honest = await g.world.call('GET', '/api/v1/namespaces/agents/pods/web-0', { headers: { authorization: `Bearer ${g.token}` } });
+  t.is(honest.status, 200, `the sidecar still serves: ${honest.body.slice(0, 300)}`);
 });
