@@ -280,7 +280,6 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
         fail(refusal('upstream-redirect', `HTTP ${code}`));
         return;
       }
-      upBody.on('error', () => undefined);
       const watch = attributes.verb === 'watch';
       const headers = agentHeaders(upHeaders, !input.discovery);
       const length = Number(upHeaders['content-length'] ?? Number.NaN);

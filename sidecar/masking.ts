@@ -104,8 +104,8 @@ function wholeBodyMask(masker: Masker, context: MaskContext, max: number, sniff:
     },
     masked: () => stream?.masked ?? masked,
     maxBytes: max,
+    // The proxy stops reading past maxBytes, so the body here is within it.
     whole(body) {
-      if (body.length > max) throw new MaskingError('line-too-long', `the response is larger than ${max} bytes, the most agentgate masks at once; ask for fewer objects (limit)`);
       const result = maskWholeBody(masker, context, sniff, body);
       masked = result.masked;
       return result;

@@ -4,11 +4,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:https';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { createBrokerDouble } from '../doubles/broker/server.ts';
+import { freePort } from '../helpers/redis.ts';
 import { buildShipped, shippedArgs, startShippedSidecar } from '../helpers/shipped.ts';
 import { startScriptedUpstream } from '../sidecar/upstream.ts';
 import { startCluster } from '../webhook/service-harness.ts';
@@ -120,12 +120,7 @@ test('the bundled webhook reads its kubeconfig, serves and admits a pod with the
   t.teardown(() => cluster.close());
   const ns = await cluster.run('1.33', ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'agents', labels: { 'agentgate.io/inject': 'enabled' } } }));
   t.is(ns.code, 0, ns.stderr);
-  const port = await new Promise<number>((resolve) => {
-    const probe = createNetServer().listen(0, '127.0.0.1', () => {
-      const { port: free } = probe.address() as AddressInfo;
-      probe.close(() => resolve(free));
-    });
-  });
+  const port = await freePort();
   const child = spawn(process.execPath, await shippedArgs(script, ['webhook']), {
     cwd: dir, stdio: ['ignore', 'ignore', 'pipe'],
     env: {

@@ -3,10 +3,10 @@
 // what they measure is what ships, not the sources under type stripping.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildBundle } from '../../scripts/build.ts';
+import { freePort } from './redis.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -56,14 +56,6 @@ export interface ShippedSidecarOptions {
   /** Prepended to the command (e.g. `taskset -c 1`). */
   wrap?: string[];
   env?: Record<string, string>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return address.port;
 }
 
 async function readyz(port: number): Promise<boolean> {
