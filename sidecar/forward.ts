@@ -3,12 +3,11 @@
 // answer through the mask stage (decorator) to the agent, gzipped when it asks and it pays off.
 // Bodies of ordinary answers are held whole, masked once and written with their head in one piece:
 // measured, that doubles a bare pass-through's GETs per second against piping them. The pool is
-// node:https's own: undici's measured 20-30 % faster here but costs 9 MiB of resident memory in
-// every pod, and the sidecar's idle memory is the budget that binds (see the [sidecar] note).
+// the sidecar's own (upstream-pool.ts: node:https's client was half of a forwarded GET's CPU, and
+// undici's costs 9 MiB of resident memory in every pod).
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import https from 'node:https';
 import { isIP } from 'node:net';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { createGzip, gzip as gzipCallback } from 'node:zlib';
 import type { Credential } from '../src/contracts/index.ts';
@@ -16,6 +15,7 @@ import { writeStatus, statusBody, type Status } from '../src/kube/status.ts';
 import type { RequestAttributes } from '../src/request/index.ts';
 import type { MaskResponse } from './mask.ts';
 import { refusal } from './refusals.ts';
+import { SILENT, UpstreamPool, type Exchange } from './upstream-pool.ts';
 
 /** The real API server, known to the sidecar alone. */
 export interface UpstreamOptions {
@@ -29,7 +29,7 @@ export interface UpstreamOptions {
 
 /** The upstream: a base URL and a keep-alive pool that verifies the API server's certificate. */
 export class Upstream {
-  readonly agent: https.Agent;
+  readonly pool: UpstreamPool;
   readonly host: string;
   readonly port: number;
   /** SNI and the name checked against the certificate; none for an IP address (checked against the IP SANs). */
@@ -44,13 +44,13 @@ export class Upstream {
     this.servername = isIP(this.host) === 0 ? this.host : undefined;
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.headersTimeoutMs = options.headersTimeoutMs ?? 65_000;
-    // rejectUnauthorized stays true: the CA is the cluster's, checked against kubernetes.default.svc or the URL's host.
-    this.agent = new https.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64, maxFreeSockets: 32, ca: options.ca, scheduling: 'lifo' });
+    // The CA is the cluster's, checked against kubernetes.default.svc or the URL's host.
+    this.pool = new UpstreamPool({ host: this.host, port: this.port, servername: this.servername, ca: options.ca, maxSockets: options.maxSockets ?? 64 });
   }
 
   /** Closes the pool. */
   close(): void {
-    this.agent.destroy();
+    this.pool.close();
   }
 }
 
@@ -169,8 +169,15 @@ function acceptsGzip(headers: IncomingHttpHeaders): boolean {
 
 const gzipBuffer = promisify(gzipCallback);
 
-/** The code of the error an upstream request is destroyed with when it stays silent past its bound. */
-const SILENT = 'AGENTGATE_UPSTREAM_SILENT';
+/** An answer's body, as forward hands it on: to the mask (held whole), to a stream, or dropped. */
+interface BodySink {
+  data(chunk: Buffer): void;
+  end(): void;
+  error(error: NodeJS.ErrnoException): void;
+}
+
+/** A body nobody reads (a 401 to retry, a redirect, an encoding that cannot be masked) is read and dropped up to this much, so its connection is kept. */
+const DISCARD_LIMIT = 1024 * 1024;
 
 /** Why the upstream request failed, in the words the agent's Status carries. */
 function upstreamFailure(error: NodeJS.ErrnoException, timeoutMs: number): string {
@@ -191,7 +198,8 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
     let bytes = 0;
     let lastByte = 10;
     let masked: () => number = () => 0;
-    const abort = new AbortController();
+    // Set once the request is sent: a cut or a hang-up abandons it (a watch would otherwise live on).
+    let abortUpstream: () => void = () => {};
     const finish = (outcome: ForwardOutcome): void => {
       if (settled) return;
       settled = true;
@@ -212,14 +220,14 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
     }
     // The agent went away: stop the upstream request too (a watch would otherwise live on).
     const onClose = (): void => {
-      if (!res.writableFinished) abort.abort();
+      if (!res.writableFinished) abortUpstream();
       finish({ code: res.headersSent ? res.statusCode : 0, bytes, masked: masked() });
     };
     res.on('close', onClose);
     if (input.longLived) {
       // Registered before the upstream answers: a grant that ends while the head is awaited cuts it too.
       unregister = input.onGrantEnd((why) => {
-        abort.abort();
+        abortUpstream();
         const status = why === 'broker-stream-lost'
           ? refusal('broker-unavailable', 'its stream was lost, so no revocation could reach this response; retry shortly')
           : refusal('grant-ended', `${why}; ask for access again to continue`);
@@ -238,45 +246,70 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
     const method = req.method ?? 'GET';
     const bodyless = method === 'GET' || method === 'HEAD';
     // A watch may stay silent for minutes; other requests get the API server's own bound.
+    // It is the connection's silence: to the head, then between body bytes.
     const timeout = input.longLived ? 0 : upstream.headersTimeoutMs;
-    // `timeout` is the socket's silence: on the head, then between body chunks.
-    const upstreamReq = https.request({
-      agent: upstream.agent,
-      host: upstream.host,
-      port: upstream.port,
-      ...(upstream.servername !== undefined ? { servername: upstream.servername } : {}),
+    // Where the answer's body goes once its head was read; an error before that is the request's.
+    let sink: BodySink | undefined;
+    const exchange: Exchange = upstream.pool.request({
       method,
       path: upstream.basePath + (req.url ?? '/'),
       headers: upstreamHeaders(req.headers, input.credential, input.discovery, body?.length ?? (bodyless ? undefined : 0)),
-      signal: abort.signal,
-      timeout,
+      body,
+      timeoutMs: timeout,
+    }, {
+      head: (head) => {
+        if (settled) exchange.abort();
+        else answer(head.status, head.headers);
+      },
+      data: (chunk) => sink?.data(chunk),
+      end: () => sink?.end(),
+      error: (error) => {
+        // An answer cut before its end is an error to its reader, never a short success.
+        if (sink !== undefined) sink.error(error);
+        else fail(refusal('upstream-unavailable', upstreamFailure(error, timeout)));
+      },
     });
-    upstreamReq.on('timeout', () => upstreamReq.destroy(Object.assign(new Error('the API server stayed silent'), { code: SILENT })));
-    upstreamReq.on('error', (error: NodeJS.ErrnoException) => fail(refusal('upstream-unavailable', upstreamFailure(error, timeout))));
-    upstreamReq.on('response', (up: IncomingMessage) => {
-      if (settled) {
-        up.destroy();
-        return;
-      }
-      // An answer cut before its end is an error to every reader below, never a short success
-      // (and never an unhandled one: the 401 and redirect paths read no further).
-      up.on('error', () => undefined);
-      up.on('close', () => {
-        if (!up.complete) up.emit('error', Object.assign(new Error('the API server closed the answer before its end'), { code: 'ECONNRESET' }));
-      });
-      answer(up.statusCode ?? 502, up.headers, up);
-    });
-    upstreamReq.end(body);
+    abortUpstream = () => exchange.abort();
 
-    function answer(code: number, upHeaders: IncomingHttpHeaders, upBody: Readable): void {
+    /** Reads and drops the rest of an answer nobody will see, keeping its connection when it is short. */
+    function discard(): void {
+      let dropped = 0;
+      sink = {
+        data(chunk) {
+          dropped += chunk.length;
+          if (dropped > DISCARD_LIMIT) exchange.abort();
+        },
+        end() {},
+        error() {},
+      };
+    }
+
+    /** The body as a stream with back-pressure on the connection, for watches, followed logs and discovery. */
+    function readable(): Readable {
+      const out = new Readable({ read: () => exchange.resume() });
+      sink = {
+        data(chunk) {
+          if (!out.push(chunk)) exchange.pause();
+        },
+        end() {
+          out.push(null);
+        },
+        error(error) {
+          out.destroy(error);
+        },
+      };
+      return out;
+    }
+
+    function answer(code: number, upHeaders: IncomingHttpHeaders): void {
       if (code === 401 && input.retryOnUnauthorized) {
-        upBody.resume();
+        discard();
         finish({ code, bytes: 0, masked: 0, credentialRefused: true });
         return;
       }
       if (code >= 300 && code < 400) {
         // Following or passing on a redirect would send the agent (or the credential) elsewhere.
-        upBody.resume();
+        discard();
         fail(refusal('upstream-redirect', `HTTP ${code}`));
         return;
       }
@@ -285,13 +318,14 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       const length = Number(upHeaders['content-length'] ?? Number.NaN);
       const gzip = !input.discovery && !input.longLived && method !== 'HEAD' && acceptsGzip(req.headers) && !(length < GZIP_THRESHOLD);
       if (input.discovery) {
+        const upBody = readable();
         upBody.on('error', (error: NodeJS.ErrnoException) => fail(refusal('upstream-unavailable', upstreamFailure(error, timeout))));
         stream(code, headers, upBody, () => 0, false);
         return;
       }
       const encoding = String(upHeaders['content-encoding'] ?? 'identity').toLowerCase();
       if (encoding !== 'identity') {
-        upBody.resume();
+        discard();
         fail(refusal('upstream-encoding', `Content-Encoding ${encoding}`));
         return;
       }
@@ -299,15 +333,16 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       if (!isMaskableMediaType(contentType)) {
         // Upstream was asked for JSON only, but an aggregated API server may answer as it likes:
         // protobuf, CBOR or YAML bytes would reach a masker that cannot read them.
-        upBody.resume();
+        discard();
         fail(refusal('upstream-encoding', `Content-Type ${contentType}`));
         return;
       }
       const mask = maskResponse({ attributes, statusCode: code, contentType, watch });
       if (!input.longLived && mask.whole !== undefined) {
-        whole(code, headers, upBody, mask.whole.bind(mask), mask.maxBytes ?? Number.POSITIVE_INFINITY, gzip);
+        whole(code, headers, mask.whole.bind(mask), mask.maxBytes ?? Number.POSITIVE_INFINITY, gzip);
         return;
       }
+      const upBody = readable();
       mask.stream.on('error', () => {
         upBody.destroy();
         fail(refusal('mask-failed'), { masked: mask.masked() });
@@ -322,21 +357,26 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
     }
 
     /** An ordinary answer: the whole body, masked once, sent with its head in one write. */
-    function whole(code: number, headers: OutgoingHttpHeaders, upBody: Readable, maskWhole: (body: Buffer) => { body: Buffer; masked: number }, maxBytes: number, gzip: boolean): void {
+    function whole(code: number, headers: OutgoingHttpHeaders, maskWhole: (body: Buffer) => { body: Buffer; masked: number }, maxBytes: number, gzip: boolean): void {
       const parts: Buffer[] = [];
       let size = 0;
-      upBody.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBytes) {
-          // Held whole to be masked: past the bound the answer is withheld, not buffered on.
-          upBody.destroy();
-          fail(refusal('mask-failed', `the answer is larger than ${maxBytes} bytes, the most agentgate masks at once; ask for fewer objects (limit)`));
-          return;
-        }
-        parts.push(chunk);
-      });
-      upBody.on('error', (error: NodeJS.ErrnoException) => fail(refusal('upstream-unavailable', upstreamFailure(error, upstream.headersTimeoutMs))));
-      upBody.on('end', () => {
+      sink = {
+        data(chunk) {
+          size += chunk.length;
+          if (size > maxBytes) {
+            // Held whole to be masked: past the bound the answer is withheld, not buffered on.
+            exchange.abort();
+            fail(refusal('mask-failed', `the answer is larger than ${maxBytes} bytes, the most agentgate masks at once; ask for fewer objects (limit)`));
+            return;
+          }
+          parts.push(chunk);
+        },
+        error(error) {
+          fail(refusal('upstream-unavailable', upstreamFailure(error, upstream.headersTimeoutMs)));
+        },
+        end,
+      };
+      function end(): void {
         if (settled) return;
         let masked: { body: Buffer; masked: number };
         try {
@@ -359,7 +399,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
         headers['content-encoding'] = 'gzip';
         headers.vary = 'Accept-Encoding';
         gzipBuffer(masked.body).then(send, () => fail(refusal('mask-failed')));
-      });
+      }
     }
 
     /** A streamed answer (watch, followed logs, discovery): bytes flow as they are masked. */

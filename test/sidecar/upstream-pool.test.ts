@@ -1,0 +1,315 @@
+// The sidecar's own HTTP/1.1 client to the API server: the answer parser on byte strings (each
+// fed whole, byte by byte and in every two-piece split), then the pool against raw TLS servers
+// that answer exactly the bytes a row gives (keep-alive, retries, timeouts, queueing, abandonment).
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer, type TLSSocket } from 'node:tls';
+import test from 'ava';
+import { AnswerParser, type AnswerHead } from '../../sidecar/http1-answer.ts';
+import { SILENT, UpstreamPool, type UpstreamCall } from '../../sidecar/upstream-pool.ts';
+
+const tls = new URL('../fixtures/tls/', import.meta.url);
+const ca = readFileSync(new URL('ca.crt', tls));
+const otherCa = readFileSync(new URL('other-ca.crt', tls));
+const cert = readFileSync(new URL('server.crt', tls));
+const key = readFileSync(new URL('server.key', tls));
+
+interface Parsed {
+  heads: AnswerHead[];
+  body: string;
+  ended: boolean;
+  error?: string;
+  extra: number;
+}
+
+function parse(pieces: Buffer[], options: { head?: boolean; eof?: boolean; maxHead?: number } = {}): Parsed {
+  const out: Parsed = { heads: [], body: '', ended: false, extra: 0 };
+  const parser = new AnswerParser({
+    head: (h) => out.heads.push(h),
+    data: (c) => (out.body += c.toString('latin1')),
+    end: () => (out.ended = true),
+  }, options.head ?? false, options.maxHead);
+  try {
+    for (const piece of pieces) parser.push(piece);
+    if (options.eof === true) parser.eof();
+  } catch (error) {
+    out.error = (error as Error).message;
+  }
+  out.extra = parser.extra;
+  return out;
+}
+
+/** Every way of feeding `raw`: whole, byte by byte, and each split in two. */
+function feeds(raw: string): Array<{ how: string; pieces: Buffer[] }> {
+  const bytes = Buffer.from(raw, 'latin1');
+  const out = [{ how: 'whole', pieces: [bytes] }, { how: 'byte by byte', pieces: [...bytes].map((b) => Buffer.from([b])) }];
+  for (let i = 1; i < bytes.length; i++) out.push({ how: `split at ${i}`, pieces: [bytes.subarray(0, i), bytes.subarray(i)] });
+  return out;
+}
+
+const OK = 'HTTP/1.1 200 OK\r\n';
+
+test('answer parser: bodies framed by length, chunks, the connection\'s end or nothing, however the bytes arrive', (t) => {
+  const rows: Array<{ name: string; raw: string; head?: boolean; eof?: boolean; status: number; body: string; keepAlive: boolean; extra?: number; headers?: Record<string, unknown> }> = [
+    { name: 'Content-Length body', raw: `${OK}Content-Type: application/json\r\nContent-Length: 14\r\n\r\n{"kind":"Pod"}`, status: 200, body: '{"kind":"Pod"}', keepAlive: true },
+    { name: 'empty body by Content-Length: 0', raw: `${OK}Content-Length: 0\r\n\r\n`, status: 200, body: '', keepAlive: true },
+    { name: 'chunked, with an extension and a trailer', raw: `${OK}Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n`, status: 200, body: 'hello world', keepAlive: true },
+    { name: 'chunked, upper-case hex sizes and TE in another case', raw: `${OK}transfer-encoding: Chunked\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n`, status: 200, body: '0123456789', keepAlive: true },
+    { name: 'close-delimited body (no length, not chunked) ends at the connection\'s end', raw: `${OK}Content-Type: text/plain\r\n\r\nline 1\nline 2\n`, eof: true, status: 200, body: 'line 1\nline 2\n', keepAlive: false },
+    { name: 'HEAD answer: a Content-Length but no body', raw: `${OK}Content-Length: 1234\r\n\r\n`, head: true, status: 200, body: '', keepAlive: true },
+    { name: '204 has no body', raw: 'HTTP/1.1 204 No Content\r\n\r\n', status: 204, body: '', keepAlive: true },
+    { name: '304 has no body even with a length', raw: 'HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n', status: 304, body: '', keepAlive: true },
+    { name: '100 Continue before the answer is skipped', raw: `HTTP/1.1 100 Continue\r\n\r\n${OK}Content-Length: 2\r\n\r\nok`, status: 200, body: 'ok', keepAlive: true },
+    { name: '103 Early Hints before the answer is skipped', raw: `HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n${OK}Content-Length: 2\r\n\r\nok`, status: 200, body: 'ok', keepAlive: true },
+    { name: 'Connection: close ends reuse', raw: `${OK}Connection: close\r\nContent-Length: 2\r\n\r\nok`, status: 200, body: 'ok', keepAlive: false },
+    { name: 'HTTP/1.0 is not reused', raw: 'HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok', status: 200, body: 'ok', keepAlive: false },
+    { name: 'a reason phrase may be empty', raw: 'HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n', status: 404, body: '', keepAlive: true },
+    { name: 'the same Content-Length twice is one length', raw: `${OK}Content-Length: 2\r\nContent-Length: 2\r\n\r\nok`, status: 200, body: 'ok', keepAlive: true },
+    { name: 'bytes after the answer are counted (the connection is not reused)', raw: `${OK}Content-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n`, status: 200, body: 'ok', keepAlive: true, extra: 17 },
+    { name: 'repeated fields joined, Set-Cookie kept apart, names lower-cased', raw: `${OK}Warning: 299 - "a"\r\nwarning: 299 - "b"\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 0\r\n\r\n`, status: 200, body: '', keepAlive: true, headers: { warning: '299 - "a", 299 - "b"', 'set-cookie': ['a=1', 'b=2'] } },
+  ];
+  for (const row of rows) {
+    for (const { how, pieces } of feeds(row.raw)) {
+      const got = parse(pieces, { ...(row.head !== undefined ? { head: row.head } : {}), ...(row.eof !== undefined ? { eof: row.eof } : {}) });
+      const label = `${row.name} (${how})`;
+      t.is(got.error, undefined, label);
+      t.is(got.heads.length, 1, label);
+      t.is(got.heads[0]?.status, row.status, label);
+      t.is(got.heads[0]?.keepAlive, row.keepAlive, label);
+      t.is(got.body, row.body, label);
+      t.true(got.ended, label);
+      // Bytes after the answer are counted in the read that ended it (later reads meet an idle connection).
+      if (row.extra === undefined) t.is(got.extra, 0, label);
+      else if (how === 'whole') t.is(got.extra, row.extra, label);
+      if (row.headers !== undefined) for (const [name, value] of Object.entries(row.headers)) t.deepEqual(got.heads[0]?.headers[name], value, label);
+    }
+  }
+});
+
+test('answer parser: a malformed answer is an error that says what is wrong, however the bytes arrive', (t) => {
+  const rows: Array<{ name: string; raw: string; eof?: boolean; error: RegExp; maxHead?: number }> = [
+    // the status line
+    { name: 'HTTP/2 status line', raw: 'HTTP/2.0 200 OK\r\n\r\n', error: /status line is not HTTP\/1\.x/ },
+    { name: 'two-digit status', raw: 'HTTP/1.1 20 OK\r\n\r\n', error: /status line/ },
+    { name: 'not HTTP at all (a TLS alert, protobuf)', raw: 'k8s\u0000\n\u000fv1\u0012\u0006Secret\r\n\r\n', error: /status line/ },
+    { name: '101 Switching Protocols (never asked for)', raw: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n', error: /switches protocols/ },
+    // field lines
+    { name: 'obs-fold (a line that starts with a space)', raw: `${OK}X-A: 1\r\n  folded\r\nContent-Length: 0\r\n\r\n`, error: /field line 2 is not/ },
+    { name: 'whitespace before the colon', raw: `${OK}Content-Length : 2\r\n\r\nok`, error: /field line 1 is not/ },
+    { name: 'a line without a colon', raw: `${OK}garbage\r\n\r\n`, error: /field line 1 is not/ },
+    { name: 'NUL in a value', raw: `${OK}X-A: a\u0000b\r\nContent-Length: 0\r\n\r\n`, error: /control character/ },
+    { name: 'bare LF inside the head', raw: `${OK}X-A: a\nContent-Length: 0\r\n\r\n`, error: /control character/ },
+    { name: 'a head over the bound', raw: `${OK}X-A: ${'a'.repeat(200)}\r\n\r\n`, maxHead: 100, error: /head is larger than 100 bytes/ },
+    // framing
+    { name: 'Transfer-Encoding and Content-Length both', raw: `${OK}Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n`, error: /both Transfer-Encoding and Content-Length/ },
+    { name: 'a coding other than chunked', raw: `${OK}Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n`, error: /Transfer-Encoding gzip, chunked/ },
+    { name: 'chunked twice', raw: `${OK}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, error: /Transfer-Encoding chunked, chunked/ },
+    { name: 'a Content-Length that is not digits', raw: `${OK}Content-Length: 12a\r\n\r\n`, error: /Content-Length 12a/ },
+    { name: 'a negative Content-Length', raw: `${OK}Content-Length: -1\r\n\r\n`, error: /Content-Length -1/ },
+    { name: 'two different Content-Lengths', raw: `${OK}Content-Length: 2\r\nContent-Length: 3\r\n\r\nok`, error: /two different Content-Length/ },
+    { name: 'a chunk size that is not hexadecimal', raw: `${OK}Transfer-Encoding: chunked\r\n\r\nzz\r\n`, error: /not hexadecimal/ },
+    { name: 'a chunk size line ending in a bare LF', raw: `${OK}Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n`, error: /bare LF/ },
+    { name: 'a chunk longer than its size', raw: `${OK}Transfer-Encoding: chunked\r\n\r\n2\r\nhello\r\n0\r\n\r\n`, error: /chunk does not end where its size says|chunk line is too long/ },
+    { name: 'a huge chunk size', raw: `${OK}Transfer-Encoding: chunked\r\n\r\n${'f'.repeat(20)}\r\n`, error: /not hexadecimal/ },
+    { name: 'a malformed trailer', raw: `${OK}Transfer-Encoding: chunked\r\n\r\n0\r\nnot a field\r\n\r\n`, error: /trailer field is malformed/ },
+    // cut short
+    { name: 'the connection closes before any answer', raw: '', eof: true, error: /closed before an answer/ },
+    { name: 'the connection closes inside the head', raw: `${OK}Content-Le`, eof: true, error: /closed before the answer's end/ },
+    { name: 'the connection closes inside a Content-Length body', raw: `${OK}Content-Length: 10\r\n\r\nshort`, eof: true, error: /closed before the answer's end/ },
+    { name: 'the connection closes inside a chunk', raw: `${OK}Transfer-Encoding: chunked\r\n\r\n10\r\nshort`, eof: true, error: /closed before the answer's end/ },
+    { name: 'the connection closes before the last chunk', raw: `${OK}Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n`, eof: true, error: /closed before the answer's end/ },
+  ];
+  for (const row of rows) {
+    const pieces = row.raw === '' ? [{ how: 'nothing', pieces: [] }] : feeds(row.raw);
+    for (const { how, pieces: feed } of pieces) {
+      const got = parse(feed, { ...(row.eof !== undefined ? { eof: row.eof } : {}), ...(row.maxHead !== undefined ? { maxHead: row.maxHead } : {}) });
+      t.regex(got.error ?? '(no error)', row.error, `${row.name} (${how})`);
+      t.regex(got.error ?? '', /^the API server's answer is malformed: /, `${row.name} (${how})`);
+      t.false(got.ended, `${row.name} (${how}): never a short success`);
+    }
+  }
+});
+
+test('answer parser: a callback that stops the parser gets no further callbacks', (t) => {
+  const seen: string[] = [];
+  const parser: AnswerParser = new AnswerParser({
+    head: () => {
+      seen.push('head');
+      parser.stop();
+    },
+    data: () => seen.push('data'),
+    end: () => seen.push('end'),
+  }, false);
+  parser.push(Buffer.from(`${OK}Content-Length: 2\r\n\r\nok`));
+  t.deepEqual(seen, ['head']);
+});
+
+// The pool against raw TLS servers.
+
+type Script = (socket: TLSSocket, request: string, index: number) => void;
+
+/** A TLS server that hands each complete request head (and the connection's count) to `script`. */
+async function rawServer(script: Script): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
+  let connections = 0;
+  let index = 0;
+  const sockets = new Set<TLSSocket>();
+  const server = createServer({ cert, key }, (socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    let buffered = '';
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      for (let end = buffered.indexOf('\r\n\r\n'); end !== -1; end = buffered.indexOf('\r\n\r\n')) {
+        const head = buffered.slice(0, end + 4);
+        const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        if (buffered.length < end + 4 + length) return;
+        const request = buffered.slice(0, end + 4 + length);
+        buffered = buffered.slice(end + 4 + length);
+        script(socket, request, index++);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+interface Outcome {
+  status?: number;
+  body: string;
+  error?: NodeJS.ErrnoException;
+}
+
+function call(pool: UpstreamPool, request: Partial<UpstreamCall> = {}): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const out: Outcome = { body: '' };
+    pool.request({ method: 'GET', path: '/api/v1/namespaces/default/pods', headers: { accept: 'application/json' }, timeoutMs: 5000, ...request }, {
+      head: (head) => (out.status = head.status),
+      data: (chunk) => (out.body += chunk.toString('utf8')),
+      end: () => resolve(out),
+      error: (error) => resolve({ ...out, error }),
+    });
+  });
+}
+
+const answer = (body: string, extra = ''): string => `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+test('pool: answers come back whole and a kept-alive connection carries the next request', async (t) => {
+  const requests: string[] = [];
+  const server = await rawServer((socket, request, i) => {
+    requests.push(request);
+    socket.write(i === 0 ? `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{"a\r\n4\r\n":1}\r\n0\r\n\r\n` : answer(`{"n":${i}}`));
+  });
+  t.teardown(() => server.close());
+  const pool = new UpstreamPool({ host: '127.0.0.1', port: server.port, servername: undefined, ca });
+  t.teardown(() => pool.close());
+  t.deepEqual(await call(pool), { status: 200, body: '{"a":1}' });
+  t.deepEqual(await call(pool, { method: 'POST', path: '/api/v1/namespaces/default/configmaps', headers: { 'content-type': 'application/json', 'content-length': 2 }, body: Buffer.from('{}') }), { status: 200, body: '{"n":1}' });
+  t.is(server.connections(), 1, 'one connection carried both');
+  t.is(requests[0], `GET /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\naccept: application/json\r\n\r\n`);
+  t.is(requests[1], `POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}`);
+});
+
+test('pool: a connection the answer closes, or that sent bytes after its answer, is not used again', async (t) => {
+  const server = await rawServer((socket, _request, i) => {
+    if (i === 0) socket.write(answer('{}', 'Connection: close\r\n'));
+    else if (i === 1) socket.write(`${answer('{}')}HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{"fake":1}`);
+    else socket.write(answer('{"third":true}'));
+  });
+  t.teardown(() => server.close());
+  const pool = new UpstreamPool({ host: '127.0.0.1', port: server.port, servername: undefined, ca });
+  t.teardown(() => pool.close());
+  t.is((await call(pool)).body, '{}');
+  t.is((await call(pool)).body, '{}');
+  t.is((await call(pool)).body, '{"third":true}', 'the forged second answer never reaches the third request');
+  t.is(server.connections(), 3);
+});
+
+test('pool: a GET the server dropped on a kept-alive connection is sent again on a new one; a POST is not', async (t) => {
+  const server = await rawServer((socket, _request, i) => {
+    // The second request on the first connection meets a server that closed it as idle.
+    if (i === 1 || i === 3) socket.destroy();
+    else socket.write(answer(`{"n":${i}}`));
+  });
+  t.teardown(() => server.close());
+  const pool = new UpstreamPool({ host: '127.0.0.1', port: server.port, servername: undefined, ca });
+  t.teardown(() => pool.close());
+  t.is((await call(pool)).body, '{"n":0}');
+  t.deepEqual(await call(pool), { status: 200, body: '{"n":2}' }, 'retried once on a fresh connection');
+  const post = await call(pool, { method: 'POST', headers: { 'content-length': 2 }, body: Buffer.from('{}') });
+  t.is(post.error?.code, 'ECONNRESET', 'a write is never repeated');
+  t.is(post.status, undefined);
+});
+
+test('pool: failures end the exchange with a code and nothing of the answer', async (t) => {
+  const server = await rawServer((socket, request) => {
+    if (request.includes('/silent')) return;
+    if (request.includes('/cut')) socket.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"partial"');
+    else if (request.includes('/malformed')) socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n');
+  });
+  t.teardown(() => server.close());
+  const pool = new UpstreamPool({ host: '127.0.0.1', port: server.port, servername: undefined, ca });
+  t.teardown(() => pool.close());
+  const silent = await call(pool, { path: '/silent', timeoutMs: 200 });
+  t.is(silent.error?.code, SILENT);
+  const cut = await call(pool, { path: '/cut' });
+  t.is(cut.error?.code, 'ECONNRESET');
+  t.is(cut.error?.message, 'the API server closed the answer before its end');
+  const malformed = await call(pool, { path: '/malformed' });
+  t.is(malformed.error?.code, 'AGENTGATE_UPSTREAM_MALFORMED');
+  t.regex(malformed.error?.message ?? '', /both Transfer-Encoding and Content-Length/);
+  const refused = await call(new UpstreamPool({ host: '127.0.0.1', port: 1, servername: undefined, ca }));
+  t.is(refused.error?.code, 'ECONNREFUSED');
+  const wrongCa = new UpstreamPool({ host: '127.0.0.1', port: server.port, servername: undefined, ca: otherCa });
+  const untrusted = await call(wrongCa);
+  t.regex(untrusted.error?.code ?? '', /UNABLE_TO_VERIFY|SELF_SIGNED|CERT/);
+  const wrongName = new UpstreamPool({ host: '127.0.0.1', port: server.port, servername: 'api.elsewhere.example', ca });
+  t.is((await call(wrongName)).error?.code, 'ERR_TLS_CERT_ALTNAME_INVALID');
+  t.is(pool.openConnections, 0, 'every failed connection was closed');
+});
+
+test('pool: a path or header that would split the request is refused before anything is sent', async (t) => {
+  let requests = 0;
+  const server = await rawServer(() => requests++);
+  t.teardown(() => server.close());
+  const pool = new UpstreamPool({ host: '127.0.0.1', port: server.port, servername: undefined, ca });
+  t.teardown(() => pool.close());
+  const rows: Array<{ name: string; request: Partial<UpstreamCall>; code: string }> = [
+    { name: 'CRLF in a header value', request: { headers: { 'user-agent': 'kubectl\r\nImpersonate-User: admin' } }, code: 'ERR_INVALID_CHAR' },
+    { name: 'NUL in a header value', request: { headers: { 'kubectl-command': 'a\u0000b' } }, code: 'ERR_INVALID_CHAR' },
+    { name: 'a header name with a space', request: { headers: { 'bad name': 'x' } }, code: 'ERR_INVALID_HTTP_TOKEN' },
+    { name: 'a space in the path', request: { path: '/api/v1/pods HTTP/1.1\r\nHost: evil' }, code: 'ERR_UNESCAPED_CHARACTERS' },
+    { name: 'a path that is not absolute', request: { path: 'http://elsewhere/api' }, code: 'ERR_UNESCAPED_CHARACTERS' },
+    { name: 'a method that is not a token', request: { method: 'GET /x' }, code: 'ERR_INVALID_HTTP_TOKEN' },
+  ];
+  for (const row of rows) t.is((await call(pool, row.request)).error?.code, row.code, row.name);
+  t.is(requests, 0);
+  t.is(server.connections(), 0);
+});
+
+test('pool: past maxSockets requests wait for a connection, within their bound; an abandoned exchange frees its connection', async (t) => {
+  const held: TLSSocket[] = [];
+  const server = await rawServer((socket, request) => {
+    if (request.includes('/hold')) held.push(socket);
+    else socket.write(answer('{"ok":true}'));
+  });
+  t.teardown(() => server.close());
+  const pool = new UpstreamPool({ host: '127.0.0.1', port: server.port, servername: undefined, ca, maxSockets: 1 });
+  t.teardown(() => pool.close());
+  const first = pool.request({ method: 'GET', path: '/hold', headers: {}, timeoutMs: 0 }, { head: () => undefined, data: () => undefined, end: () => undefined, error: () => undefined });
+  const waited = await call(pool, { timeoutMs: 200 });
+  t.is(waited.error?.code, SILENT, 'no connection came free within the bound');
+  const queued = call(pool);
+  first.abort();
+  t.deepEqual(await queued, { status: 200, body: '{"ok":true}' }, 'the abandoned exchange\'s slot went to the waiting one');
+  t.is(pool.openConnections, 1);
+  t.is(server.connections(), 2, 'the abandoned connection was closed, not reused');
+});
