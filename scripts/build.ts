@@ -28,6 +28,11 @@ export async function buildBundle(outdir = `${root}dist`): Promise<string[]> {
     platform: 'node',
     target: 'node24',
     sourcemap: 'linked',
+    // Every module's source stays in the heap as a string: without whitespace and with shorter
+    // syntax the sidecar idles 2.3 MiB lower (80.5 → 78.2 MiB, measured). Names are kept, so stack
+    // traces and profiles still read.
+    minifyWhitespace: true,
+    minifySyntax: true,
     legalComments: 'linked',
     logLevel: 'silent',
     external: Object.keys(pkg.dependencies).filter((name) => !BUNDLED_PACKAGES.includes(name)),

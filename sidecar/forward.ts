@@ -87,10 +87,13 @@ export function jsonAccept(accept: string | undefined): string {
   return out.length === 0 ? 'application/json' : out.join(',');
 }
 
+const NONE_LISTED: ReadonlySet<string> = new Set();
+
 /** The names a Connection header lists: hop-by-hop for this hop only (RFC 9110 §7.6.1). */
-function connectionListed(headers: IncomingHttpHeaders): Set<string> {
+function connectionListed(headers: IncomingHttpHeaders): ReadonlySet<string> {
   const value = headers.connection;
-  return new Set((value ?? '').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== ''));
+  if (value === undefined) return NONE_LISTED;
+  return new Set(value.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== ''));
 }
 
 /** The upstream request's headers: an allow-list of the agent's, the grant's credential, and negotiation. */

@@ -18,6 +18,11 @@ const server = createServer({ cert: readFileSync(join(tlsDir, 'server.crt')), ke
     answer.pipe(res);
   });
   up.on('error', () => res.destroy());
+  // A client that hangs up mid-answer (wrk at the end of a run) frees its upstream connection;
+  // piping alone would leave it stalled and, after 64 of them, the pool exhausted.
+  res.on('close', () => {
+    if (!res.writableFinished) up.destroy();
+  });
   req.pipe(up);
 });
 server.keepAliveTimeout = 120_000;

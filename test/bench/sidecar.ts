@@ -190,6 +190,8 @@ async function measureAll(): Promise<Map<string, Figure>> {
       getPassthrough: await wrk(ports.passthrough, BENCH_PATHS.get, token),
       podsSidecar: await wrk(ports.sidecar, BENCH_PATHS.pods, token),
       podsNginx: await wrk(ports.nginx, BENCH_PATHS.pods, token),
+      // Run on the pass-through too, so its peak memory covers the same loads as the sidecar's.
+      podsPassthrough: await wrk(ports.passthrough, BENCH_PATHS.pods, token),
       secretsSidecar: await wrk(ports.sidecar, BENCH_PATHS.secrets, token),
       secretsPassthrough: await wrk(ports.passthrough, BENCH_PATHS.secrets, token),
     };
@@ -202,9 +204,10 @@ async function measureAll(): Promise<Map<string, Figure>> {
       figure('sidecar-get-32c-throughput', rate.getSidecar, 'req/s', rate.getNginx, 'nginx, 32 connections', 0),
       figure('node-passthrough-get-32c-throughput', rate.getPassthrough, 'req/s', rate.getNginx, 'nginx, 32 connections', 0),
       figure('sidecar-list-100-pods-32c-throughput', rate.podsSidecar, 'req/s', rate.podsNginx, 'nginx, 32 connections', 0),
+      figure('node-passthrough-list-100-pods-32c-throughput', rate.podsPassthrough, 'req/s', rate.podsNginx, 'nginx, 32 connections', 0),
       figure('sidecar-list-100-secrets-masked-32c', rate.secretsSidecar * secretsMB, 'MB/s', rate.secretsPassthrough * secretsMB, 'bare Node.js TLS pass-through (unmasked), 32 connections', 1),
       figure('sidecar-rss-idle', idle.sidecar.rss, 'MiB', idle.passthrough.rss, 'bare Node.js TLS pass-through, idle', 1),
-      figure('sidecar-rss-peak-under-load', loaded.sidecar.peak, 'MiB', loaded.passthrough.peak, 'bare Node.js TLS pass-through, peak', 1),
+      figure('sidecar-rss-peak-under-load', loaded.sidecar.peak, 'MiB', loaded.passthrough.peak, 'bare Node.js TLS pass-through, peak over the same loads (GET, LIST of pods, LIST of Secrets)', 1),
       figure('sidecar-ready', sidecar.readyMs, 'ms', passthrough.readyMs, 'bare Node.js TLS pass-through, spawn to listening (the sidecar: spawn to its first 200 from /readyz)', 0),
     ];
     return new Map(figures.map((f) => [f.name, f]));
@@ -220,7 +223,7 @@ let measured: Promise<Map<string, Figure>> | undefined;
 
 const NAMES = [
   'sidecar-get-added-latency-p50', 'sidecar-get-added-latency-p99', 'sidecar-get-32c-throughput', 'node-passthrough-get-32c-throughput',
-  'sidecar-list-100-pods-32c-throughput', 'sidecar-list-100-secrets-masked-32c', 'sidecar-rss-idle', 'sidecar-rss-peak-under-load', 'sidecar-ready',
+  'sidecar-list-100-pods-32c-throughput', 'node-passthrough-list-100-pods-32c-throughput', 'sidecar-list-100-secrets-masked-32c', 'sidecar-rss-idle', 'sidecar-rss-peak-under-load', 'sidecar-ready',
 ] as const;
 
 /** The sidecar's figures, all from one measurement run (the first bench run starts it). */
