@@ -152,6 +152,8 @@ export interface ForwardInput {
   onGrantEnd: (cut: (why: string) => void) => () => void;
   /** When true, a 401 from upstream is returned as credentialRefused instead of passed on. */
   retryOnUnauthorized: boolean;
+  /** An agent that stops reading the answer for this long is cut (its buffered answer would otherwise stay in memory). */
+  writeStallMs: number;
 }
 
 function contentTypeOf(headers: IncomingHttpHeaders): string {
@@ -227,6 +229,20 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       finish({ code: res.headersSent ? res.statusCode : 0, bytes, masked: masked() });
     };
     res.on('close', onClose);
+    // An answer waiting on an agent that stopped reading: cut after writeStallMs, whatever the
+    // request (a watch's silence is not a stall: only unwritten bytes start the clock).
+    let stall: NodeJS.Timeout | undefined;
+    const clearStall = (): void => {
+      clearTimeout(stall);
+      stall = undefined;
+    };
+    const watchStall = (): void => {
+      if (stall !== undefined || input.writeStallMs <= 0) return;
+      stall = setTimeout(() => res.destroy(), input.writeStallMs);
+      stall.unref();
+      res.once('drain', clearStall);
+    };
+    res.once('close', clearStall);
     if (input.longLived) {
       // Registered before the upstream answers: a grant that ends while the head is awaited cuts it too.
       unregister = input.onGrantEnd((why) => {
@@ -248,8 +264,8 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
 
     const method = req.method ?? 'GET';
     const bodyless = method === 'GET' || method === 'HEAD';
-    // A watch may stay silent for minutes; other requests get the API server's own bound.
-    // It is the connection's silence: to the head, then between body bytes.
+    // A watch may stay silent for minutes once its head came; other requests get the API server's
+    // own bound. It is the connection's silence: to the head, then between body bytes.
     const timeout = input.longLived ? 0 : upstream.headersTimeoutMs;
     // Where the answer's body goes once its head was read; an error before that is the request's.
     let sink: BodySink | undefined;
@@ -259,6 +275,8 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       headers: upstreamHeaders(req.headers, input.credential, input.discovery, body?.length ?? (bodyless ? undefined : 0)),
       body,
       timeoutMs: timeout,
+      // Even a watch's head must come: the API server sends it at once.
+      headTimeoutMs: upstream.headersTimeoutMs,
     }, {
       head: (head) => {
         if (settled) exchange.abort();
@@ -269,7 +287,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       error: (error) => {
         // An answer cut before its end is an error to its reader, never a short success.
         if (sink !== undefined) sink.error(error);
-        else fail(refusal('upstream-unavailable', upstreamFailure(error, timeout)));
+        else fail(refusal('upstream-unavailable', upstreamFailure(error, upstream.headersTimeoutMs)));
       },
     });
     abortUpstream = () => exchange.abort();
@@ -394,6 +412,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
           if (method !== 'HEAD' && code !== 204 && code !== 304) headers['content-length'] = out.length;
           res.writeHead(code, headers);
           res.end(method === 'HEAD' ? undefined : out, () => finish({ code, bytes: out.length, masked: masked.masked }));
+          if (!res.writableFinished) watchStall();
         };
         if (!gzip || masked.body.length < GZIP_THRESHOLD) {
           send(masked.body);
@@ -426,6 +445,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
         if (!res.write(chunk)) {
           source.pause();
           res.once('drain', () => source.resume());
+          watchStall();
         }
       });
       source.on('end', () => {

@@ -33,6 +33,8 @@ export interface PipelineDeps {
   log: Logger;
   bodyLimit: number;
   bodyTimeoutMs: number;
+  /** Bound on an answer's wait for an agent that stopped reading it. */
+  writeStallMs: number;
   /** False once shutdown began: new requests get a 503. */
   accepting: () => boolean;
   /** A refusal of every request while set (the audit spool is full: nothing may go unaudited). */
@@ -104,7 +106,7 @@ export function createPipeline(deps: PipelineDeps): { handle(req: IncomingMessag
     const discovery = isDiscoveryDocument(attributes);
     const longLived = isLongLived(attributes, url);
     const send = (allowed: Allowed, retryOnUnauthorized: boolean): Promise<ForwardOutcome> => forward(deps.upstream, deps.maskResponse, {
-      req, res, attributes, body, credential: allowed.credential, discovery, longLived, retryOnUnauthorized,
+      req, res, attributes, body, credential: allowed.credential, discovery, longLived, retryOnUnauthorized, writeStallMs: deps.writeStallMs,
       onGrantEnd: (cut) => deps.state.onEnd(allowed.grant.id, cut),
     });
     // The grant may have ended while the body was read or the broker answered.

@@ -49,6 +49,10 @@ export interface SidecarDeps {
   closeGraceMs?: number;
   /** How long watches and followed logs outlast a lost broker stream; default 5 s. */
   openResponsesGraceMs?: number;
+  /** How long an answer may wait on an agent that stops reading it before the connection is cut; default 60 s. */
+  writeStallMs?: number;
+  /** Bound on the API server's silence before an answer's head (and within ordinary answers); default 65 s. */
+  upstreamTimeoutMs?: number;
 }
 
 /** A running sidecar. */
@@ -106,7 +110,7 @@ export async function startSidecar(config: ConfigFor<'sidecar'>, deps: SidecarDe
 
   const broker = new BrokerClient({ url: sc.brokerUrl, tokenPath: sc.brokerTokenPath, timeoutMs: deps.brokerTimeoutMs ?? 2000, ...(deps.brokerCa ? { ca: deps.brokerCa } : {}) });
   const state = new GrantState({ cacheTtlMs: sc.decisionCache.ttl, maxEntries: sc.decisionCache.maxEntries });
-  const upstream = new Upstream({ url: sc.upstream.url, ca: await readFile(sc.upstream.caFile) });
+  const upstream = new Upstream({ url: sc.upstream.url, ca: await readFile(sc.upstream.caFile), ...(deps.upstreamTimeoutMs !== undefined ? { headersTimeoutMs: deps.upstreamTimeoutMs } : {}) });
   const metrics = createSidecarMetrics();
   // A full spool closes the gate: requests are refused rather than forwarded unaudited.
   const gate: SpoolGate | undefined = deps.spool ? gateAuditSpool(deps.spool, log) : undefined;
@@ -115,7 +119,7 @@ export async function startSidecar(config: ConfigFor<'sidecar'>, deps: SidecarDe
   let accepting = true;
   const pipeline = createPipeline({
     tokens, decider, state, upstream, maskResponse: deps.maskResponse, auditor, log,
-    bodyLimit: sc.requestBodyLimit, bodyTimeoutMs: deps.bodyTimeoutMs ?? 60_000, accepting: () => accepting,
+    bodyLimit: sc.requestBodyLimit, bodyTimeoutMs: deps.bodyTimeoutMs ?? 60_000, writeStallMs: deps.writeStallMs ?? 60_000, accepting: () => accepting,
     ...(gate ? { admit: gate.admit } : {}),
     virtualApi: createAccessRequestApi({ broker, namespace }),
   });

@@ -26,8 +26,10 @@ export interface UpstreamCall {
   path: string;
   headers: OutgoingHttpHeaders;
   body?: Buffer | undefined;
-  /** Bound on silence: to the head, then between body bytes; 0 for none (watches). */
+  /** Bound on silence between body bytes (and to the head, unless headTimeoutMs is given); 0 for none (watches). */
   timeoutMs: number;
+  /** Bound on silence until the head; default timeoutMs. */
+  headTimeoutMs?: number;
 }
 
 /** What the caller hears of an exchange; after `end` or `error`, nothing more. */
@@ -177,12 +179,13 @@ export class UpstreamPool {
     if (connection === undefined) {
       if (this.#open >= this.#max) {
         this.#waiting.push(exchange);
-        if (exchange.call.timeoutMs > 0) {
+        const waitMs = exchange.call.headTimeoutMs ?? exchange.call.timeoutMs;
+        if (waitMs > 0) {
           exchange.waitTimer = setTimeout(() => {
             const at = this.#waiting.indexOf(exchange);
             if (at !== -1) this.#waiting.splice(at, 1);
             this.#fail(exchange, codeError('the API server stayed silent', SILENT));
-          }, exchange.call.timeoutMs);
+          }, waitMs);
         }
         return;
       }
@@ -232,13 +235,15 @@ export class UpstreamPool {
       head: (head) => {
         exchange.answered = true;
         exchange.keepAlive = head.keepAlive;
+        const { headTimeoutMs, timeoutMs } = exchange.call;
+        if (headTimeoutMs !== undefined && headTimeoutMs !== timeoutMs) connection.socket.setTimeout(timeoutMs);
         exchange.handlers.head(head);
       },
       data: (chunk) => exchange.handlers.data(chunk),
       end: () => this.#ended(connection, exchange),
     }, exchange.call.method === 'HEAD');
     const socket = connection.socket;
-    socket.setTimeout(exchange.call.timeoutMs);
+    socket.setTimeout(exchange.call.headTimeoutMs ?? exchange.call.timeoutMs);
     const head = exchange.head;
     const body = exchange.call.body;
     if (body === undefined || body.length === 0) {

@@ -3,6 +3,7 @@
 // the API server (not a regex) reads it, a broker stream that stalls or is lost, and answers that
 // the mask stage cannot read (no type, or text for an object) or that are too large to hold.
 import { request } from 'node:https';
+import { connect } from 'node:tls';
 import test from 'ava';
 import { defaultMaskingRules } from '../../src/masking/index.ts';
 import { createMaskResponse } from '../../sidecar/masking.ts';
@@ -219,4 +220,93 @@ test('an answer the API server cuts before its end is a 503, never a short succe
   g.upstream.respond = (_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":"Pod","apiVersion":"v1","metadata":{"name":"web-0"}}');
   const honest = await g.world.call('GET', '/api/v1/namespaces/agents/pods/web-0', { headers: { authorization: `Bearer ${g.token}` } });
   t.is(honest.status, 200, `the sidecar still serves: ${honest.body.slice(0, 300)}`);
+});
+
+test('an agent that stops reading its answer is cut after the write-stall bound, and the upstream watch with it', async (t) => {
+  const g = await gate(t, { deps: { writeStallMs: 300 } });
+  let open = 0;
+  // A watch that writes 64 KiB events as fast as the sidecar takes them.
+  const event = `${JSON.stringify({ type: 'ADDED', object: { kind: 'ConfigMap', apiVersion: 'v1', metadata: { name: 'big' }, data: { blob: 'x'.repeat(64 * 1024) } } })}\n`;
+  g.upstream.respond = (req, res) => {
+    if (!req.url.includes('watch')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":"PodList","apiVersion":"v1","metadata":{},"items":[]}');
+      return;
+    }
+    open++;
+    res.on('close', () => open--);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const pump = (): void => {
+      while (!res.destroyed && res.write(event));
+      if (!res.destroyed) res.once('drain', pump);
+    };
+    pump();
+  };
+  const socket = connect({ host: '127.0.0.1', port: g.world.sidecar.apiPort, ca: g.world.sidecar.caPem, servername: 'localhost' });
+  t.teardown(() => socket.destroy());
+  let received = 0;
+  let closed = false;
+  let stopped = false;
+  socket.on('data', (c: Buffer) => {
+    received += c.length;
+    // Read the head and a little, then stop reading (until the test looks at what is left).
+    if (!stopped && received > 4096) {
+      stopped = true;
+      socket.pause();
+    }
+  });
+  socket.on('error', () => {});
+  socket.on('close', () => (closed = true));
+  socket.write(`GET /api/v1/namespaces/agents/configmaps?watch=true HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${g.token}\r\n\r\n`);
+  await until(() => open === 1, 3000, 'the watch to reach the API server');
+  await until(() => open === 0, 5000, 'the sidecar to cut the stalled answer and close the upstream watch');
+  t.is(g.world.sidecar.state.openResponses(), 0);
+  socket.resume();
+  await until(() => closed, 3000, 'the agent\'s connection to be closed');
+  await g.world.sidecar.auditor.flush();
+  const audited = g.world.broker.auditBatches.flatMap((b) => b.events).find((e) => e.attributes.verb === 'watch');
+  t.is(audited?.response.code, 200, 'the cut watch is audited');
+  const honest = await g.world.call('GET', '/api/v1/namespaces/agents/pods', { headers: { authorization: `Bearer ${g.token}` } });
+  t.is(honest.status, 200, 'the sidecar serves on');
+});
+
+test('an ordinary answer the agent never reads is cut after the bound; one it reads slowly is not', async (t) => {
+  const g = await gate(t, { deps: { writeStallMs: 300 } });
+  // 12 MiB: more than the loopback socket buffers hold.
+  const big = JSON.stringify({ kind: 'ConfigMapList', apiVersion: 'v1', metadata: {}, items: Array.from({ length: 192 }, (_, i) => ({ metadata: { name: `cm-${i}` }, data: { blob: 'y'.repeat(64 * 1024) } })) });
+  g.upstream.respond = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(big) }).end(big);
+  };
+  const read = (pauseMs: number): Promise<{ bytes: number; closedEarly: boolean }> => new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port: g.world.sidecar.apiPort, ca: g.world.sidecar.caPem, servername: 'localhost' });
+    let bytes = 0;
+    let paused = false;
+    socket.on('data', (c: Buffer) => {
+      bytes += c.length;
+      if (!paused && bytes > 4096) {
+        paused = true;
+        socket.pause();
+        setTimeout(() => socket.resume(), pauseMs);
+      }
+      if (bytes >= big.length) socket.destroy();
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve({ bytes, closedEarly: bytes < big.length }));
+    socket.write(`GET /api/v1/namespaces/agents/configmaps HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${g.token}\r\nConnection: close\r\n\r\n`);
+  });
+  const slow = await read(100);
+  t.false(slow.closedEarly, `a reader that pauses 100 ms gets it all (${slow.bytes} bytes)`);
+  const stalled = await read(2000);
+  t.true(stalled.closedEarly, `a reader that stops for 2 s is cut (${stalled.bytes} of ${big.length} bytes)`);
+});
+
+test('a watch whose head never comes ends with a 503 after the upstream bound', async (t) => {
+  const g = await gate(t, { deps: { upstreamTimeoutMs: 1000 } });
+  g.upstream.respond = () => undefined;
+  const started = performance.now();
+  const watch = follow(g, '/api/v1/namespaces/agents/pods?watch=true', 5000);
+  const answer = await watch.end;
+  t.true(answer.ended);
+  t.is(answer.status, 503);
+  t.regex(answer.body, /no answer within 1 s/);
+  t.true(performance.now() - started < 3000, `${Math.round(performance.now() - started)} ms`);
 });
