@@ -13,7 +13,7 @@ import { createGzip, gzip as gzipCallback } from 'node:zlib';
 import type { Credential } from '../src/contracts/index.ts';
 import { writeStatus, statusBody, type Status } from '../src/kube/status.ts';
 import type { RequestAttributes } from '../src/request/index.ts';
-import type { MaskResponse } from './mask.ts';
+import type { MaskResponse, WholeBody } from './mask.ts';
 import { refusal } from './refusals.ts';
 import { SILENT, UpstreamPool, type Exchange } from './upstream-pool.ts';
 
@@ -378,7 +378,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
     }
 
     /** An ordinary answer: the whole body, masked once, sent with its head in one write. */
-    function whole(code: number, headers: OutgoingHttpHeaders, maskWhole: (body: Buffer) => { body: Buffer; masked: number }, maxBytes: number, gzip: boolean): void {
+    function whole(code: number, headers: OutgoingHttpHeaders, maskWhole: (parts: readonly Buffer[], size: number) => WholeBody, maxBytes: number, gzip: boolean): void {
       const parts: Buffer[] = [];
       let size = 0;
       sink = {
@@ -399,28 +399,39 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       };
       function end(): void {
         if (settled) return;
-        let masked: { body: Buffer; masked: number };
+        let masked: WholeBody;
         try {
-          masked = maskWhole(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, size));
+          masked = maskWhole(parts, size);
         } catch {
           fail(refusal('mask-failed'));
           return;
         }
-        const send = (out: Buffer): void => {
+        const send = (out: readonly Buffer[] | string | Buffer, length: number): void => {
           if (settled) return;
           // No length on a HEAD answer (it has no body here) nor where HTTP forbids one (204, 304).
-          if (method !== 'HEAD' && code !== 204 && code !== 304) headers['content-length'] = out.length;
+          if (method !== 'HEAD' && code !== 204 && code !== 304) headers['content-length'] = length;
           res.writeHead(code, headers);
-          res.end(method === 'HEAD' ? undefined : out, () => finish({ code, bytes: out.length, masked: masked.masked }));
+          const done = (): void => finish({ code, bytes: length, masked: masked.masked });
+          if (method === 'HEAD') res.end(done);
+          else if (typeof out === 'string' || Buffer.isBuffer(out)) res.end(out, done);
+          else if (out.length === 1) res.end(out[0], done);
+          else {
+            // The pieces as they came, in one write with the head (corked until end).
+            for (const part of out) res.write(part);
+            res.end(done);
+          }
           if (!res.writableFinished) watchStall();
         };
-        if (!gzip || masked.body.length < GZIP_THRESHOLD) {
-          send(masked.body);
+        const body = masked.body;
+        // A masked text is written as it is: no buffer of it is made (the socket encodes it).
+        const length = typeof body === 'string' ? Buffer.byteLength(body) : size;
+        if (!gzip || length < GZIP_THRESHOLD) {
+          send(body, length);
           return;
         }
         headers['content-encoding'] = 'gzip';
         headers.vary = 'Accept-Encoding';
-        gzipBuffer(masked.body).then(send, () => fail(refusal('mask-failed')));
+        gzipBuffer(typeof body === 'string' ? Buffer.from(body) : Buffer.concat(body as Buffer[], size)).then((zipped) => send(zipped, zipped.length), () => fail(refusal('mask-failed')));
       }
     }
 

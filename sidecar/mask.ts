@@ -26,13 +26,20 @@ export interface ResponseMask {
   /** How many values were masked, read once the stream ended (for the audit). */
   masked(): number;
   /**
-   * The same masking for a body held whole (ordinary answers, not watches or followed logs): the
-   * masked bytes and how many values were masked. Throws when the body cannot be masked; the
-   * proxy then answers 502. Optional: without it the proxy uses the stream.
+   * The same masking for a body held whole (ordinary answers, not watches or followed logs), as
+   * the pieces it arrived in (`size` bytes in all): `body` is those pieces themselves when nothing
+   * was masked, else the masked text; `masked` says how many values were masked. Throws when the
+   * body cannot be masked; the proxy then answers 502. Optional: without it the proxy uses the stream.
    */
-  whole?(body: Buffer): { body: Buffer; masked: number };
+  whole?(parts: readonly Buffer[], size: number): WholeBody;
   /** The largest body `whole` takes: the proxy stops reading (502) past it. */
   readonly maxBytes?: number;
+}
+
+/** A body masked whole: the upstream's own pieces (nothing masked) or the masked text. */
+export interface WholeBody {
+  body: readonly Buffer[] | string;
+  masked: number;
 }
 
 /** The mask stage: called once per forwarded response that is not a discovery document. */

@@ -1,9 +1,10 @@
 // The real mask stage, built on src/masking: JSON bodies (objects, lists, Tables, Status errors)
 // masked whole, watch streams event by event, pod logs and other text line by line. A body that
 // cannot be masked ends the stream with an error, so the proxy answers 502, never the raw bytes.
+import { StringDecoder } from 'node:string_decoder';
 import { Transform, type TransformCallback } from 'node:stream';
 import { createMasker, LogMaskingStream, MaskingError, WatchMaskingStream, type MaskContext, type Masker, type MaskingRules } from '../src/masking/index.ts';
-import type { MaskResponse, MaskTarget, ResponseMask } from './mask.ts';
+import type { MaskResponse, MaskTarget, ResponseMask, WholeBody } from './mask.ts';
 
 /** Options of the mask stage. */
 export interface MaskStageOptions {
@@ -59,32 +60,44 @@ class WholeBodyMask extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    const body = this.#parts.length === 1 ? (this.#parts[0] as Buffer) : Buffer.concat(this.#parts, this.#bytes);
+    const parts = this.#parts;
     this.#parts = [];
     try {
-      const result = maskWholeBody(this.#masker, this.#context, this.#sniff, body);
+      const result = maskWholeBody(this.#masker, this.#context, this.#sniff, parts, this.#bytes);
       this.masked = result.masked;
-      done(null, result.body.length === 0 ? undefined : result.body);
+      if (typeof result.body === 'string') this.push(result.body);
+      else for (const part of result.body) this.push(part);
+      done();
     } catch (error) {
       done(error instanceof Error ? error : new MaskingError('unparseable', 'the response could not be masked'));
     }
   }
 }
 
+/** A held body as text: the pieces decoded in turn (a character may straddle two), never first joined into one buffer. */
+function decode(parts: readonly Buffer[]): string {
+  if (parts.length === 1) return (parts[0] as Buffer).toString('utf8');
+  const decoder = new StringDecoder('utf8');
+  let text = '';
+  for (const part of parts) text += decoder.write(part);
+  return text + decoder.end();
+}
+
 /**
  * Masks a body held whole: JSON (by its type, or sniffed) as one document, anything else as text
- * unless `sniff` says only JSON will do. Nothing masked: the upstream bytes as they came, without
- * a re-serialization. Throws a MaskingError when the body cannot be masked.
+ * unless `sniff` says only JSON will do. Nothing masked: the upstream's own pieces, without a
+ * re-serialization or a joined copy; masked: the text, which the socket encodes as it writes.
+ * Throws a MaskingError when the body cannot be masked.
  */
-function maskWholeBody(masker: Masker, context: MaskContext, sniff: Sniff, body: Buffer): { body: Buffer; masked: number } {
-  if (body.length === 0) return { body, masked: 0 };
-  const text = body.toString('utf8');
+function maskWholeBody(masker: Masker, context: MaskContext, sniff: Sniff, parts: readonly Buffer[], size: number): WholeBody {
+  if (size === 0) return { body: parts, masked: 0 };
+  const text = decode(parts);
   const json = sniff === 'json' || /^\s*[[{]/.test(text);
   // An object's answer that is not JSON (protobuf bytes without a type, a Secret labelled text/plain
   // that does not parse) cannot be told clean: withheld, never passed as text.
   if (!json && sniff === 'json-only') throw new MaskingError('unparseable', 'the response to a resource request is not JSON');
   const result = json ? masker.maskJson(text, context) : masker.maskText(text);
-  return { body: result.count === 0 ? body : Buffer.from(result.text), masked: result.count };
+  return { body: result.count === 0 ? parts : result.text, masked: result.count };
 }
 
 /**
@@ -105,8 +118,8 @@ function wholeBodyMask(masker: Masker, context: MaskContext, max: number, sniff:
     masked: () => stream?.masked ?? masked,
     maxBytes: max,
     // The proxy stops reading past maxBytes, so the body here is within it.
-    whole(body) {
-      const result = maskWholeBody(masker, context, sniff, body);
+    whole(parts, size) {
+      const result = maskWholeBody(masker, context, sniff, parts, size);
       masked = result.masked;
       return result;
     },

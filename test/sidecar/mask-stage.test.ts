@@ -144,3 +144,34 @@ test('every command a refusal prints is a request the virtual API accepts', (t) 
     t.true(input.ok, `${name}: ${JSON.stringify(input.ok ? '' : input.errors)}`);
   }
 });
+
+test('an answer held in pieces is masked as one text, whatever byte a piece ends on; a clean one comes back as its own pieces', (t) => {
+  const stage = createMaskResponse({ rules: defaultMaskingRules });
+  const parsed = parseRequest('GET', '/api/v1/namespaces/agents/configmaps/c');
+  if (!parsed.ok) throw new Error(parsed.error.message);
+  const target = { attributes: parsed.attributes, statusCode: 200, contentType: 'application/json', watch: false };
+  // Multi-byte characters (é, €, 🔑) before and after a key the patterns catch.
+  const dirty = Buffer.from(JSON.stringify({ kind: 'ConfigMap', apiVersion: 'v1', metadata: { name: 'c', annotations: { note: 'café € 🔑' } }, data: { env: `AWS_ACCESS_KEY_ID=${AWS_KEY} 🔑 €` } }));
+  const clean = Buffer.from(JSON.stringify({ kind: 'ConfigMap', apiVersion: 'v1', metadata: { name: 'c' }, data: { greeting: 'grüß dich 🔑' } }));
+  const whole = (body: Buffer, at: number[]): ReturnType<NonNullable<ReturnType<typeof stage>['whole']>> => {
+    const mask = stage(target);
+    if (mask.whole === undefined) throw new Error('the stage holds JSON answers whole');
+    const cuts = [0, ...at, body.length];
+    return mask.whole(cuts.slice(1).map((end, i) => body.subarray(cuts[i], end)), body.length);
+  };
+  const reference = whole(dirty, []);
+  t.is(reference.masked, 1);
+  t.is(typeof reference.body, 'string');
+  t.notRegex(String(reference.body), new RegExp(AWS_KEY));
+  for (let at = 1; at < dirty.length; at++) {
+    const got = whole(dirty, [at]);
+    t.deepEqual(got, reference, `cut at byte ${at}`);
+  }
+  t.deepEqual(whole(dirty, [10, 11, 12, dirty.length - 3]), reference, 'four cuts');
+  for (let at = 1; at < clean.length; at++) {
+    const got = whole(clean, [at]);
+    t.is(got.masked, 0);
+    t.true(Array.isArray(got.body), `cut at byte ${at}: the pieces themselves`);
+    t.is(Buffer.concat(got.body as Buffer[]).toString('utf8'), clean.toString('utf8'));
+  }
+});
