@@ -113,10 +113,16 @@ function eksConnection(config: ConfigFor<'broker'>): { name: string; server: str
 export async function startBroker(options: BrokerServiceOptions): Promise<BrokerService> {
   const { config, log } = options;
   const eks = config.connection.mode === 'eks' ? eksConnection(config) : undefined;
-  const readTls = (field: 'certFile' | 'keyFile'): Promise<Buffer> => readFile(config.broker.tls[field]).catch((error: NodeJS.ErrnoException) => {
-    throw new BrokerConfigError(`broker.tls.${field}: ${config.broker.tls[field]} cannot be read (${error.code ?? error.message})`);
+  // Both files are read before either failure is reported: the operator fixes both at once.
+  const tlsFiles = await Promise.allSettled([readFile(config.broker.tls.certFile), readFile(config.broker.tls.keyFile)]);
+  const unreadable = (['certFile', 'keyFile'] as const).flatMap((field, i) => {
+    const read = tlsFiles[i];
+    if (read?.status !== 'rejected') return [];
+    const error = read.reason as NodeJS.ErrnoException;
+    return [`broker.tls.${field}: ${config.broker.tls[field]} cannot be read (${error.code ?? error.message})`];
   });
-  const [cert, key] = await Promise.all([readTls('certFile'), readTls('keyFile')]);
+  if (unreadable.length > 0) throw new BrokerConfigError(unreadable.join('; '));
+  const [cert, key] = tlsFiles.map((read) => (read as PromiseFulfilledResult<Buffer>).value) as [Buffer, Buffer];
   let kubeConfig = options.kubeConfig;
   if (kubeConfig === undefined) {
     try {
