@@ -94,6 +94,12 @@ interface LoadResult {
   max: number;
   /** How late the sender itself was at worst (its own stalls, included in the latencies). */
   maxSendLagMs: number;
+  /**
+   * TLS connections the sender opened: 1 to 3 when the server keeps up; a stall (often another
+   * process on the server's core) opens up to 64, and the server's RSS grows with them (~80 KB
+   * each while open, measured, not all given back to the OS): read the RSS figures with this one.
+   */
+  connections: number;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -117,8 +123,10 @@ async function openLoop(job: LoadJob, caFile: Promise<Buffer>): Promise<LoadResu
   // serialise the next ones (they would queue here, and the schedule-based clock still counts it).
   const agent = new Agent({ keepAlive: true, maxSockets: 64, ca, servername: 'localhost' });
   const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(job.body) };
+  let connections = 0;
   const send = (due: number): Promise<number> => new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: job.port, path: '/mutate', method: 'POST', agent, headers }, (res) => {
+      if (!req.reusedSocket) connections++;
       res.resume();
       res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - due) : reject(new Error(`HTTP ${res.statusCode}`))));
     });
@@ -140,7 +148,7 @@ async function openLoop(job: LoadJob, caFile: Promise<Buffer>): Promise<LoadResu
   const latencies = (await Promise.all(pending)).sort((a, b) => a - b);
   agent.destroy();
   const round = (n: number): number => Number(n.toFixed(3));
-  return { count: latencies.length, p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), p999: round(percentile(latencies, 99.9)), max: round(latencies.at(-1) ?? NaN), maxSendLagMs: round(maxSendLagMs) };
+  return { count: latencies.length, p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), p999: round(percentile(latencies, 99.9)), max: round(latencies.at(-1) ?? NaN), maxSendLagMs: round(maxSendLagMs), connections };
 }
 
 /** Runs one phase on the load generator child. */
