@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { buildShipped, imageNodeFlags, startShippedSidecar } from '../helpers/shipped.ts';
+import { buildShipped, imageEnv, imageNodeFlags, startShippedSidecar } from '../helpers/shipped.ts';
 import { BENCH_PATHS } from './sidecar-serve.ts';
 import type { Bench, Figure } from './measure.ts';
 
@@ -41,7 +41,9 @@ interface Child {
 async function start(core: string, args: string[], bundled?: string): Promise<Child> {
   const t0 = performance.now();
   const script = bundled === undefined ? ['--disable-warning=ExperimentalWarning', SERVE] : [...(await imageNodeFlags()), bundled];
-  const child = spawn('taskset', ['-c', core, process.execPath, ...script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // A bundled process runs with the image's environment too, as the shipped sidecar does.
+  const env = bundled === undefined ? process.env : { ...process.env, ...(await imageEnv()) };
+  const child = spawn('taskset', ['-c', core, process.execPath, ...script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
   const line = await new Promise<string>((resolve, reject) => {
     lines.once('line', resolve);

@@ -272,9 +272,11 @@ async function measureAll(): Promise<Measured> {
   await mkdir(fileURLToPath(new URL('.cache/', root)), { recursive: true });
   const bundles = await mkdtemp(fileURLToPath(new URL('.cache/bench-webhook-', root)));
   const children: ChildProcess[] = [];
+  // Every process of the run gets the image's environment (MALLOC_ARENA_MAX among it), the servers as they ship.
+  const imageEnvironment = await (await import('../helpers/shipped.ts')).imageEnv();
   const start = (cpu: number | undefined, args: string[], env: Record<string, string> = {}, ipc = false): ChildProcess => {
     const [command, argv] = pinned(cpu, process.execPath, args);
-    const child = spawn(command, argv, { cwd: fileURLToPath(root), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit', ...(ipc ? ['ipc' as const] : [])] });
+    const child = spawn(command, argv, { cwd: fileURLToPath(root), env: { ...process.env, ...imageEnvironment, ...env }, stdio: ['ignore', 'pipe', 'inherit', ...(ipc ? ['ipc' as const] : [])] });
     children.push(child);
     return child;
   };

@@ -20,6 +20,13 @@ export async function imageNodeFlags(): Promise<string[]> {
   return entrypoint.slice(1, -1);
 }
 
+/** The environment the image's final stage sets (`ENV NAME=value` lines after its last FROM). */
+export async function imageEnv(): Promise<Record<string, string>> {
+  const dockerfile = await readFile(`${root}Dockerfile`, 'utf8');
+  const finalStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  return Object.fromEntries([...finalStage.matchAll(/^ENV ([A-Za-z_][A-Za-z0-9_]*)=(\S+)$/gm)].map((m) => [m[1] as string, m[2] as string]));
+}
+
 /** Builds the bundle into `outdir`; throws when esbuild warned (a warning there is a broken import). */
 export async function buildShipped(outdir: string): Promise<string> {
   const warnings = await buildBundle(outdir);
@@ -78,6 +85,7 @@ export async function startShippedSidecar(options: ShippedSidecarOptions): Promi
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {
       PATH: process.env.PATH ?? '',
+      ...(await imageEnv()),
       AGENTGATE_LOG_LEVEL: 'warn',
       AGENTGATE_SIDECAR_API_PORT: String(apiPort),
       AGENTGATE_SIDECAR_HEALTH_HOST: '127.0.0.1',
