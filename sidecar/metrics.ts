@@ -1,6 +1,7 @@
 // The sidecar's Prometheus metrics on the health listener (text format 0.0.4, hand-written as the
 // webhook's): requests by outcome, decision latency (cache hit or broker call), cache hits and
-// misses, upstream errors, masked values, audit queue and spool depth, open long-lived responses.
+// misses, upstream errors, masked values, audit queue and spool depth, open long-lived responses,
+// connections to the API server.
 import type { AuditRecord, Auditor } from './audit.ts';
 import type { Decider } from './decide.ts';
 
@@ -20,6 +21,8 @@ export interface MetricsSources {
   auditDropped(): number;
   spool?(): { files: number; bytes: number; closed: boolean };
   openResponses(): number;
+  /** TLS connections to the API server open now (busy and idle). */
+  upstreamConnections?(): number;
 }
 
 /** The sidecar's metrics. */
@@ -103,6 +106,10 @@ export function createSidecarMetrics(): SidecarMetrics {
       }
       family('agentgate_sidecar_open_responses', 'gauge', 'Watches and followed logs being served.');
       lines.push(`agentgate_sidecar_open_responses ${sources.openResponses()}`);
+      if (sources.upstreamConnections !== undefined) {
+        family('agentgate_sidecar_upstream_connections', 'gauge', 'TLS connections to the API server open now, busy and idle.');
+        lines.push(`agentgate_sidecar_upstream_connections ${sources.upstreamConnections()}`);
+      }
       return `${lines.join('\n')}\n`;
     },
   };

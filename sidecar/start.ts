@@ -149,6 +149,7 @@ export async function startSidecar(config: ConfigFor<'sidecar'>, deps: SidecarDe
         auditDropped: () => auditor.stats.dropped,
         ...(gate && deps.spool ? { spool: () => ({ ...(deps.spool as AuditSpool).stats(), closed: gate.isClosed() }) } : {}),
         openResponses: () => state.openResponses(),
+        upstreamConnections: () => upstream.pool.openConnections,
       }));
       return;
     }

@@ -93,8 +93,20 @@ test('/metrics: decision latency, cache hits and misses, upstream errors, masked
   t.is(value('agentgate_sidecar_requests_total{outcome="allow",code="grant-live"}'), 3);
   t.is(value('agentgate_sidecar_masked_values_total'), 0);
   t.is(value('agentgate_sidecar_open_responses'), 0);
+  t.is(value('agentgate_sidecar_upstream_connections'), 0, 'refused connections are not counted as open');
   t.true(value('agentgate_sidecar_audit_queue_events') >= 0);
   t.regex(text, /^# TYPE agentgate_sidecar_decision_duration_seconds histogram$/m);
+});
+
+test('/metrics counts the kept-alive connections to the API server', async (t) => {
+  const world = await startWorld({ deps: { brokerTimeoutMs: 3000 } });
+  t.teardown(() => world.close());
+  grantPodReads(world);
+  const headers = { authorization: `Bearer ${await world.token()}` };
+  const connections = async (): Promise<number> => Number(/^agentgate_sidecar_upstream_connections (\d+)$/m.exec(await metrics(world.sidecar.healthPort))?.[1] ?? Number.NaN);
+  t.is(await connections(), 0, 'none before the first request');
+  for (let i = 0; i < 3; i++) t.is((await world.call('GET', PODS, { headers })).status, 200);
+  t.is(await connections(), 1, 'three requests in series share one connection');
 });
 
 test('shutdown flushes the audit queue to the spool when the broker is away', async (t) => {
