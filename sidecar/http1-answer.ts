@@ -55,6 +55,8 @@ export class AnswerParser {
   #remaining = 0;
   #line = '';
   #trailerBytes = 0;
+  /** Bytes of the interim (1xx) heads read so far: they count against the head's bound, or a flood of them would hold the request open for ever. */
+  #interimBytes = 0;
   readonly #sink: AnswerSink;
   readonly #headRequest: boolean;
   readonly #maxHead: number;
@@ -113,33 +115,38 @@ export class AnswerParser {
 
   #head(chunk: Buffer): Buffer {
     const buf = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
-    const end = buf.indexOf(CRLF);
+    // Searched from where the last piece ended (less the three bytes a CRLFCRLF may straddle).
+    const end = buf.indexOf(CRLF, this.#pending === undefined ? 0 : Math.max(0, this.#pending.length - 3));
+    if ((end === -1 ? buf.length : end) + this.#interimBytes > this.#maxHead) {
+      throw new AnswerFormatError(this.#interimBytes === 0 ? `its head is larger than ${this.#maxHead} bytes` : `its head and the interim (1xx) answers before it are larger than ${this.#maxHead} bytes`);
+    }
     if (end === -1) {
-      if (buf.length > this.#maxHead) throw new AnswerFormatError(`its head is larger than ${this.#maxHead} bytes`);
       this.#pending = buf;
       return EMPTY;
     }
-    if (end > this.#maxHead) throw new AnswerFormatError(`its head is larger than ${this.#maxHead} bytes`);
     this.#pending = undefined;
     const rest = buf.subarray(end + 4);
     const lines = buf.toString('latin1', 0, end).split('\r\n');
     const status = STATUS_LINE.exec(lines[0] ?? '');
     if (status === null) throw new AnswerFormatError('its status line is not HTTP/1.x');
     const code = Number(status[2]);
-    const headers: IncomingHttpHeaders = {};
+    // No prototype: a field named constructor or __proto__ is a field like any other.
+    const headers = Object.create(null) as IncomingHttpHeaders;
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i] as string;
       const colon = line.indexOf(':');
       const name = colon > 0 ? line.slice(0, colon) : '';
       // A field line that starts with whitespace is an obs-fold; a name with whitespace before the colon is refused (RFC 9112 §5.1).
       if (!TOKEN.test(name)) throw new AnswerFormatError(`field line ${i} is not "name: value"`);
-      const value = line.slice(colon + 1).trim();
+      // Only SP and HTAB are whitespace around a value (RFC 9110 §5.5): String#trim would also drop a CR, LF, VT, FF or NBSP.
+      const value = trimOws(line.slice(colon + 1));
       if (!FIELD_VALUE.test(value)) throw new AnswerFormatError(`field ${name} holds a control character`);
       addField(headers, name.toLowerCase(), value);
     }
     if (code < 200) {
       // Interim answers (100 Continue, 103 Early Hints) precede the real one; a switch was never asked for.
       if (code === 101) throw new AnswerFormatError('it switches protocols, which the sidecar never asks for');
+      this.#interimBytes += end + 4;
       return rest;
     }
     const http10 = status[1] === '0';
@@ -225,9 +232,10 @@ export class AnswerParser {
     for (let rest: Buffer | undefined = buf; ;) {
       const before = rest.length;
       rest = this.#readLine(rest, MAX_TRAILER_BYTES);
-      if (rest === undefined) return EMPTY;
-      this.#trailerBytes += before - rest.length;
+      // Every byte counts, a line's first pieces too: counting complete lines only, trailers sent a piece at a time never met the bound.
+      this.#trailerBytes += rest === undefined ? before : before - rest.length;
       if (this.#trailerBytes > MAX_TRAILER_BYTES) throw new AnswerFormatError('its trailers are too long');
+      if (rest === undefined) return EMPTY;
       const line = this.#line;
       this.#line = '';
       if (line === '') {
@@ -241,6 +249,15 @@ export class AnswerParser {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Drops the optional whitespace (SP, HTAB) around a field value, and nothing else. */
+function trimOws(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && (value.charCodeAt(start) === 32 || value.charCodeAt(start) === 9)) start++;
+  while (end > start && (value.charCodeAt(end - 1) === 32 || value.charCodeAt(end - 1) === 9)) end--;
+  return value.slice(start, end);
+}
 
 /** Adds a field as Node's IncomingMessage would present it; a second, different Content-Length is an error. */
 function addField(headers: IncomingHttpHeaders, name: string, value: string): void {

@@ -56,20 +56,35 @@ const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 const codeError = (message: string, code: string): NodeJS.ErrnoException => Object.assign(new Error(message), { code });
 
-/** Serializes a request head; throws (as Node's client does) on a path or field that would split it. */
+/**
+ * Serializes a request head; throws (as Node's client does) on a path or field that would split it.
+ * The body's framing is the pool's: a Content-Length that is not the body's, a Transfer-Encoding or
+ * a second Host would let the API server read part of this request as another one, whose answer
+ * the next exchange on the connection would then take for its own.
+ */
 function requestHead(call: UpstreamCall, host: string): string {
   if (call.path[0] !== '/' || INVALID_PATH.test(call.path)) throw codeError('the request path holds characters HTTP does not allow', 'ERR_UNESCAPED_CHARACTERS');
   if (!TOKEN.test(call.method)) throw codeError('the method is not an HTTP token', 'ERR_INVALID_HTTP_TOKEN');
+  const length = call.body?.length ?? 0;
+  let framed = false;
   let head = `${call.method} ${call.path} HTTP/1.1\r\nHost: ${host}\r\n`;
   for (const name in call.headers) {
     const value = call.headers[name];
     if (value === undefined) continue;
     if (!TOKEN.test(name)) throw codeError(`header name ${JSON.stringify(name)} is not an HTTP token`, 'ERR_INVALID_HTTP_TOKEN');
+    const lower = name.toLowerCase();
+    if (lower === 'content-length') {
+      if (String(value) !== String(length)) throw codeError(`Content-Length ${String(value)} is not the body's length, ${length}`, 'ERR_HTTP_CONTENT_LENGTH_MISMATCH');
+      framed = true;
+    } else if (lower === 'transfer-encoding' || lower === 'host') {
+      throw codeError(`header ${name} is the pool's to write`, 'ERR_INVALID_ARG_VALUE');
+    }
     for (const one of typeof value === 'object' ? value : [String(value)]) {
       if (INVALID_VALUE.test(one)) throw codeError(`header ${name} holds a character HTTP does not allow`, 'ERR_INVALID_CHAR');
       head += `${name}: ${one}\r\n`;
     }
   }
+  if (!framed && length > 0) head += `content-length: ${length}\r\n`;
   return `${head}\r\n`;
 }
 
@@ -90,6 +105,8 @@ class PooledExchange implements Exchange {
   connection: Connection | undefined;
   parser: AnswerParser | undefined;
   answered = false;
+  /** A byte of an answer came on the current connection: the server read the request, so it is never sent again. */
+  received = false;
   finished = false;
   retried = false;
   /** The request head, serialized once (a retry sends it again). */
@@ -130,6 +147,8 @@ export class UpstreamPool {
   readonly #idleMs: number;
   readonly #idle: Connection[] = [];
   readonly #waiting: PooledExchange[] = [];
+  /** Every connection not yet retired, busy or idle, so that close() reaches them all. */
+  readonly #live = new Set<Connection>();
   #open = 0;
   #session: Buffer | undefined;
   #closed = false;
@@ -159,7 +178,8 @@ export class UpstreamPool {
     }
     exchange.head = head;
     if (this.#closed) {
-      this.#fail(exchange, codeError('the sidecar is shutting down', 'ECONNREFUSED'));
+      exchange.finished = true;
+      queueMicrotask(() => handlers.error(codeError('the sidecar is shutting down', 'ECONNREFUSED')));
       return exchange;
     }
     this.#dispatch(exchange);
@@ -169,8 +189,11 @@ export class UpstreamPool {
   /** Closes every connection; calls in flight end with an error. */
   close(): void {
     this.#closed = true;
-    for (const waiting of this.#waiting.splice(0)) this.#fail(waiting, codeError('the sidecar is shutting down', 'ECONNREFUSED'));
-    for (const connection of this.#idle.splice(0)) connection.socket.destroy();
+    for (const waiting of this.#waiting.splice(0)) {
+      clearTimeout(waiting.waitTimer);
+      this.#fail(waiting, codeError('the sidecar is shutting down', 'ECONNREFUSED'));
+    }
+    for (const connection of [...this.#live]) this.#lose(connection, codeError('the sidecar is shutting down', 'ECONNREFUSED'));
   }
 
   #dispatch(exchange: PooledExchange): void {
@@ -203,6 +226,7 @@ export class UpstreamPool {
     });
     this.#open++;
     const connection = new Connection(socket);
+    this.#live.add(connection);
     socket.setNoDelay(true);
     socket.on('session', (session: Buffer) => (this.#session = session));
     socket.on('data', (chunk: Buffer) => this.#data(connection, chunk));
@@ -263,6 +287,7 @@ export class UpstreamPool {
       this.#retire(connection);
       return;
     }
+    exchange.received = true;
     try {
       exchange.parser?.push(chunk);
     } catch (error) {
@@ -309,7 +334,7 @@ export class UpstreamPool {
       const idempotent = exchange.call.method === 'GET' || exchange.call.method === 'HEAD';
       // A kept-alive connection the server closed as idle just as the request went out (Go's
       // transport retries the same way): safe only when no answer byte came and a repeat is harmless.
-      if (connection.reused && !exchange.answered && !exchange.retried && idempotent && !exchange.finished && error.code !== SILENT) {
+      if (connection.reused && !exchange.received && !exchange.retried && idempotent && !exchange.finished && !this.#closed && error.code !== SILENT) {
         exchange.retried = true;
         this.#dispatch(exchange);
       } else {
@@ -324,6 +349,7 @@ export class UpstreamPool {
     if (connection.dead) return;
     connection.dead = true;
     this.#open--;
+    this.#live.delete(connection);
     connection.socket.destroy();
     const at = this.#idle.indexOf(connection);
     if (at !== -1) this.#idle.splice(at, 1);
