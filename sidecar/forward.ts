@@ -181,6 +181,54 @@ interface BodySink {
   error(error: NodeJS.ErrnoException): void;
 }
 
+/** Pieces under this size are copied into shared blocks: a held piece costs an object of its own. */
+const SMALL_PIECE = 4096;
+const PIECE_BLOCK = 64 * 1024;
+
+/**
+ * The pieces of an answer held whole. A body sent in tiny pieces (a pod behind services/proxy can
+ * flush one byte per chunk) would otherwise cost a Buffer per byte, a hundredfold its size; small
+ * pieces are copied into 64 KiB blocks, so the pieces held are at most about two per 4 KiB. A
+ * single small piece is kept as it came, without a copy.
+ */
+class HeldPieces {
+  readonly #parts: Buffer[] = [];
+  #lone: Buffer | undefined;
+  #block: Buffer | undefined;
+  #used = 0;
+
+  add(chunk: Buffer): void {
+    if (chunk.length >= SMALL_PIECE) {
+      this.#seal();
+      this.#parts.push(chunk);
+    } else if (this.#block !== undefined && this.#used + chunk.length <= this.#block.length) {
+      this.#used += chunk.copy(this.#block, this.#used);
+    } else if (this.#block === undefined && this.#lone !== undefined) {
+      this.#block = Buffer.allocUnsafeSlow(PIECE_BLOCK);
+      this.#used = this.#lone.copy(this.#block, 0);
+      this.#used += chunk.copy(this.#block, this.#used);
+      this.#lone = undefined;
+    } else {
+      this.#seal();
+      this.#lone = chunk;
+    }
+  }
+
+  /** The pieces, in order. */
+  sealed(): Buffer[] {
+    this.#seal();
+    return this.#parts;
+  }
+
+  #seal(): void {
+    if (this.#lone !== undefined) this.#parts.push(this.#lone);
+    if (this.#block !== undefined) this.#parts.push(this.#block.subarray(0, this.#used));
+    this.#lone = undefined;
+    this.#block = undefined;
+    this.#used = 0;
+  }
+}
+
 /** A body nobody reads (a 401 to retry, a redirect, an encoding that cannot be masked) is read and dropped up to this much, so its connection is kept. */
 const DISCARD_LIMIT = 1024 * 1024;
 
@@ -379,7 +427,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
 
     /** An ordinary answer: the whole body, masked once, sent with its head in one write. */
     function whole(code: number, headers: OutgoingHttpHeaders, maskWhole: (parts: readonly Buffer[], size: number) => WholeBody, maxBytes: number, gzip: boolean): void {
-      const parts: Buffer[] = [];
+      const parts = new HeldPieces();
       let size = 0;
       sink = {
         data(chunk) {
@@ -390,7 +438,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
             fail(refusal('mask-failed', `the answer is larger than ${maxBytes} bytes, the most agentgate masks at once; ask for fewer objects (limit)`));
             return;
           }
-          parts.push(chunk);
+          parts.add(chunk);
         },
         error(error) {
           fail(refusal('upstream-unavailable', upstreamFailure(error, upstream.headersTimeoutMs)));
@@ -401,7 +449,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
         if (settled) return;
         let masked: WholeBody;
         try {
-          masked = maskWhole(parts, size);
+          masked = maskWhole(parts.sealed(), size);
         } catch {
           fail(refusal('mask-failed'));
           return;

@@ -4,6 +4,9 @@
 // go on serving an honest client meanwhile.
 import { connect, type TLSSocket } from 'node:tls';
 import test from 'ava';
+import { defaultMaskingRules } from '../../src/masking/index.ts';
+import type { MaskResponse, ResponseMask } from '../../sidecar/mask.ts';
+import { createMaskResponse } from '../../sidecar/masking.ts';
 import { causeOf, startGate, type Gate } from './helpers.ts';
 
 const HEAD_MS = 300;
@@ -96,4 +99,53 @@ test.serial('a slow or absent broker fails closed with a 503 in bounded time, no
     t.true(ms < 3000, `${row.name}: answered after ${Math.round(ms)} ms`);
     t.is(gate.upstream.received.length, 0, `${row.name}: nothing forwarded`);
   }
+});
+
+test('an answer sent a byte per chunk is held in a few pieces, not a Buffer per byte, and still masked', async (t) => {
+  const held: Array<{ pieces: number; size: number }> = [];
+  const real = createMaskResponse({ rules: defaultMaskingRules });
+  // The real mask stage, watched: how many pieces the proxy hands it for each answer held whole.
+  const maskResponse: MaskResponse = (target) => {
+    const mask = real(target);
+    const whole = mask.whole?.bind(mask);
+    if (whole === undefined) return mask;
+    return Object.assign(Object.create(mask) as ResponseMask, {
+      whole(parts: readonly Buffer[], size: number) {
+        held.push({ pieces: parts.length, size });
+        return whole(parts, size);
+      },
+    });
+  };
+  const g = await startGate({ deps: { maskResponse } });
+  t.teardown(() => g.close());
+  const key = 'AKIAIOSFODNN7EXAMPLE';
+  const big = 'z'.repeat(5000);
+  const body = JSON.stringify({ kind: 'ConfigMap', apiVersion: 'v1', metadata: { name: 'trickle' }, data: { env: `KEY=${key}`, filler: 'f'.repeat(20_000) } });
+  g.upstream.respond = (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    if (req.url.includes('mixed')) {
+      // Tiny and large pieces in turn.
+      const text = JSON.stringify({ kind: 'ConfigMap', apiVersion: 'v1', metadata: { name: 'mixed' }, data: { a: big, b: big, c: big, env: `KEY=${key}` } });
+      for (let i = 0; i < text.length;) {
+        const n = i % 2 === 0 ? 1 : 5000;
+        res.write(text.slice(i, i + n));
+        i += n;
+      }
+    } else {
+      for (const ch of body) res.write(ch);
+    }
+    res.end();
+  };
+  const trickled = await g.world.call('GET', '/api/v1/namespaces/agents/configmaps/trickle', { headers: { authorization: `Bearer ${g.token}` } });
+  t.is(trickled.status, 200);
+  t.notRegex(trickled.body, new RegExp(key), 'masked');
+  t.regex(trickled.body, /"filler":"f{20000}"/, 'the rest intact');
+  t.is(held[0]?.size, Buffer.byteLength(body));
+  t.true((held[0]?.pieces ?? Number.POSITIVE_INFINITY) <= 2, `${held[0]?.pieces} pieces for ${body.length} one-byte chunks`);
+  const mixed = await g.world.call('GET', '/api/v1/namespaces/agents/configmaps/mixed', { headers: { authorization: `Bearer ${g.token}` } });
+  t.is(mixed.status, 200);
+  t.notRegex(mixed.body, new RegExp(key));
+  t.is((JSON.parse(mixed.body) as { data: { a: string } }).data.a, big, 'pieces kept in order');
+  const second = held[1];
+  t.true(second !== undefined && second.pieces <= 2 * Math.ceil(second.size / 4096) + 1, `${second?.pieces} pieces for ${second?.size} bytes`);
 });
