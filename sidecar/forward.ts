@@ -325,6 +325,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       timeoutMs: timeout,
       // Even a watch's head must come: the API server sends it at once.
       headTimeoutMs: upstream.headersTimeoutMs,
+      longLived: input.longLived,
     }, {
       head: (head) => {
         if (settled) exchange.abort();

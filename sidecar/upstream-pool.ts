@@ -14,8 +14,13 @@ export interface UpstreamPoolOptions {
   /** SNI and the name checked against the certificate; none for an IP address (checked against the IP SANs). */
   servername: string | undefined;
   ca: string | Buffer;
-  /** Connections open at once; more requests wait for one. Default 64. */
+  /** Connections open at once for ordinary requests; more wait for one. Default 64. */
   maxSockets?: number;
+  /**
+   * Connections open at once for long-lived requests (watches, followed logs), counted apart: so
+   * many open watches never leave the agent's other requests waiting. Default 256.
+   */
+  maxLongLived?: number;
   /** An idle connection is closed after this long; default 30 s (the API server's own idle bound is 90 s). */
   idleTimeoutMs?: number;
 }
@@ -30,6 +35,8 @@ export interface UpstreamCall {
   timeoutMs: number;
   /** Bound on silence until the head; default timeoutMs. */
   headTimeoutMs?: number;
+  /** A watch or followed log: it holds its connection for long and is counted against maxLongLived. */
+  longLived?: boolean;
 }
 
 /** What the caller hears of an exchange; after `end` or `error`, nothing more. */
@@ -95,6 +102,8 @@ class Connection {
   /** It carried an answer to its end before: a failure before any byte of a new answer may be the server closing it as idle. */
   reused = false;
   dead = false;
+  /** It carries a long-lived exchange now (counted in the pool's longLived). */
+  longLived = false;
 
   constructor(socket: TLSSocket) {
     this.socket = socket;
@@ -144,12 +153,15 @@ export class UpstreamPool {
   readonly #options: UpstreamPoolOptions;
   readonly #hostHeader: string;
   readonly #max: number;
+  readonly #maxLongLived: number;
   readonly #idleMs: number;
   readonly #idle: Connection[] = [];
   readonly #waiting: PooledExchange[] = [];
   /** Every connection not yet retired, busy or idle, so that close() reaches them all. */
   readonly #live = new Set<Connection>();
   #open = 0;
+  /** Open connections that carry a long-lived exchange now. */
+  #longLived = 0;
   #session: Buffer | undefined;
   #closed = false;
 
@@ -157,6 +169,7 @@ export class UpstreamPool {
     this.#options = options;
     this.#hostHeader = `${options.host.includes(':') ? `[${options.host}]` : options.host}${options.port === 443 ? '' : `:${options.port}`}`;
     this.#max = options.maxSockets ?? 64;
+    this.#maxLongLived = options.maxLongLived ?? 256;
     this.#idleMs = options.idleTimeoutMs ?? 30_000;
   }
 
@@ -197,24 +210,44 @@ export class UpstreamPool {
   }
 
   #dispatch(exchange: PooledExchange): void {
-    let connection = this.#idle.pop();
-    while (connection !== undefined && (connection.dead || connection.socket.destroyed)) connection = this.#idle.pop();
+    let connection: Connection | undefined;
+    if (this.#mayUse(exchange)) {
+      connection = this.#idle.pop();
+      while (connection !== undefined && (connection.dead || connection.socket.destroyed)) connection = this.#idle.pop();
+      if (connection === undefined && this.#mayOpen(exchange)) connection = this.#connect();
+    }
     if (connection === undefined) {
-      if (this.#open >= this.#max) {
-        this.#waiting.push(exchange);
-        const waitMs = exchange.call.headTimeoutMs ?? exchange.call.timeoutMs;
-        if (waitMs > 0) {
-          exchange.waitTimer = setTimeout(() => {
-            const at = this.#waiting.indexOf(exchange);
-            if (at !== -1) this.#waiting.splice(at, 1);
-            this.#fail(exchange, codeError('the API server stayed silent', SILENT));
-          }, waitMs);
-        }
-        return;
+      this.#waiting.push(exchange);
+      const waitMs = exchange.call.headTimeoutMs ?? exchange.call.timeoutMs;
+      if (waitMs > 0) {
+        exchange.waitTimer = setTimeout(() => {
+          const at = this.#waiting.indexOf(exchange);
+          if (at !== -1) this.#waiting.splice(at, 1);
+          this.#fail(exchange, codeError('the API server stayed silent', SILENT));
+        }, waitMs);
       }
-      connection = this.#connect();
+      return;
     }
     this.#send(connection, exchange);
+  }
+
+  /** A long-lived exchange may take a connection only while fewer than maxLongLived carry one. */
+  #mayUse(exchange: PooledExchange): boolean {
+    return exchange.call.longLived !== true || this.#longLived < this.#maxLongLived;
+  }
+
+  /** A new connection is within its kind's bound: long-lived ones and the others are counted apart. */
+  #mayOpen(exchange: PooledExchange): boolean {
+    return exchange.call.longLived === true ? this.#longLived < this.#maxLongLived : this.#open - this.#longLived < this.#max;
+  }
+
+  /** The connection no longer carries `exchange`. */
+  #unbind(connection: Connection): void {
+    connection.exchange = undefined;
+    if (connection.longLived) {
+      connection.longLived = false;
+      this.#longLived--;
+    }
   }
 
   #connect(): Connection {
@@ -254,6 +287,10 @@ export class UpstreamPool {
 
   #send(connection: Connection, exchange: PooledExchange): void {
     connection.exchange = exchange;
+    if (exchange.call.longLived === true) {
+      connection.longLived = true;
+      this.#longLived++;
+    }
     exchange.connection = connection;
     exchange.parser = new AnswerParser({
       head: (head) => {
@@ -298,7 +335,7 @@ export class UpstreamPool {
   /** The answer ended: the exchange is done, and the connection goes back to the pool if it can. */
   #ended(connection: Connection, exchange: PooledExchange): void {
     const keepAlive = exchange.keepAlive && (exchange.parser?.extra ?? 0) === 0;
-    connection.exchange = undefined;
+    this.#unbind(connection);
     exchange.connection = undefined;
     if (!exchange.finished) {
       exchange.finished = true;
@@ -315,8 +352,9 @@ export class UpstreamPool {
   #release(connection: Connection): void {
     // The data handler above may still be on the stack: push() stops once the answer ended.
     if (connection.socket.isPaused()) connection.socket.resume();
-    const next = this.#waiting.shift();
-    if (next !== undefined) {
+    const at = this.#waiting.findIndex((waiting) => this.#mayUse(waiting));
+    if (at !== -1) {
+      const [next] = this.#waiting.splice(at, 1) as [PooledExchange];
       clearTimeout(next.waitTimer);
       this.#send(connection, next);
       return;
@@ -328,7 +366,7 @@ export class UpstreamPool {
   /** The connection failed or closed: its exchange (if any) fails, or is retried once if nothing of it can have been seen. */
   #lose(connection: Connection, error: NodeJS.ErrnoException): void {
     const exchange = connection.exchange;
-    connection.exchange = undefined;
+    this.#unbind(connection);
     if (exchange !== undefined) {
       exchange.connection = undefined;
       const idempotent = exchange.call.method === 'GET' || exchange.call.method === 'HEAD';
@@ -358,8 +396,11 @@ export class UpstreamPool {
 
   /** A connection closed: a waiting request may now open one. */
   #drain(): void {
-    const next = this.#waiting.shift();
-    if (next === undefined) return;
+    // The first waiting request whose kind may now open a connection (a watch waiting for its
+    // bound must not hold up an ordinary request behind it, nor the other way round).
+    const at = this.#waiting.findIndex((waiting) => this.#mayOpen(waiting));
+    if (at === -1) return;
+    const [next] = this.#waiting.splice(at, 1) as [PooledExchange];
     clearTimeout(next.waitTimer);
     this.#dispatch(next);
   }

@@ -372,6 +372,43 @@ test('pool: past maxSockets requests wait for a connection, within their bound; 
   t.is(server.connections(), 2, 'the abandoned connection was closed, not reused');
 });
 
+test('pool: watches are counted apart from maxSockets, so open watches never starve other requests; past maxLongLived a watch waits', async (t) => {
+  const held: TLSSocket[] = [];
+  const server = await rawServer((socket, request) => {
+    // A watch: the head and one event, then silence for as long as the client stays.
+    if (request.includes('watch=1')) {
+      held.push(socket);
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{}\n  \r\n');
+    } else {
+      socket.write(answer('{"ok":true}'));
+    }
+  });
+  t.teardown(() => server.close());
+  const pool = new UpstreamPool({ host: '127.0.0.1', port: server.port, servername: undefined, ca, maxSockets: 1, maxLongLived: 2 });
+  t.teardown(() => pool.close());
+  const watch = (): Promise<{ exchange: ReturnType<UpstreamPool['request']>; headed: Promise<number | string> }> => {
+    let exchange: ReturnType<UpstreamPool['request']> | undefined;
+    const headed = new Promise<number | string>((resolve) => {
+      exchange = pool.request({ method: 'GET', path: '/api/v1/pods?watch=1', headers: {}, timeoutMs: 0, headTimeoutMs: 300, longLived: true }, {
+        head: (head) => resolve(head.status), data: () => undefined, end: () => undefined, error: (error) => resolve(error.code ?? 'error'),
+      });
+    });
+    return Promise.resolve({ exchange: exchange as ReturnType<UpstreamPool['request']>, headed });
+  };
+  const first = await watch();
+  const second = await watch();
+  t.is(await first.headed, 200);
+  t.is(await second.headed, 200);
+  t.deepEqual(await call(pool, { timeoutMs: 1000 }), { status: 200, body: '{"ok":true}' }, 'an ordinary request is served beside two open watches (maxSockets 1)');
+  const third = await watch();
+  t.is(await third.headed, SILENT, 'a third watch waits for a long-lived slot, within its head bound');
+  const fourth = await watch();
+  first.exchange.abort();
+  t.is(await fourth.headed, 200, 'an ended watch frees its slot for the next');
+  t.deepEqual(await call(pool, { timeoutMs: 1000 }), { status: 200, body: '{"ok":true}' }, 'and ordinary requests still go');
+  t.is(pool.openConnections, 3, 'two watches and one kept-alive connection');
+});
+
 test('pool: a GET whose answer had begun is never sent again, even on a kept-alive connection', async (t) => {
   const rows: Array<{ name: string; second: (socket: TLSSocket) => void; code: string }> = [
     { name: 'part of a head, then the connection closes', second: (socket) => socket.end('HTTP/1.1 200 OK\r\nContent-'), code: 'ECONNRESET' },
