@@ -222,6 +222,29 @@ test('an answer the API server cuts before its end is a 503, never a short succe
   t.is(honest.status, 200, `the sidecar still serves: ${honest.body.slice(0, 300)}`);
 });
 
+/**
+ * A raw agent connection that asks for `path`, reads the first 4 KiB of the answer and then stops
+ * reading: for `pauseMs`, or until resume(). It hangs up itself once it has `enough` bytes.
+ */
+function stallingReader(g: Gate, path: string, pauseMs?: number, enough = Number.POSITIVE_INFINITY): { bytes(): number; closed: Promise<void>; resume(): void; destroy(): void } {
+  const socket = connect({ host: '127.0.0.1', port: g.world.sidecar.apiPort, ca: g.world.sidecar.caPem, servername: 'localhost' });
+  let bytes = 0;
+  let stopped = false;
+  socket.on('data', (c: Buffer) => {
+    bytes += c.length;
+    if (!stopped && bytes > 4096) {
+      stopped = true;
+      socket.pause();
+      if (pauseMs !== undefined) setTimeout(() => socket.resume(), pauseMs);
+    }
+    if (bytes >= enough) socket.destroy();
+  });
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${g.token}\r\nConnection: close\r\n\r\n`);
+  return { bytes: () => bytes, closed, resume: () => socket.resume(), destroy: () => socket.destroy() };
+}
+
 test('an agent that stops reading its answer is cut after the write-stall bound, and the upstream watch with it', async (t) => {
   const g = await gate(t, { deps: { writeStallMs: 300 } });
   let open = 0;
@@ -241,26 +264,14 @@ test('an agent that stops reading its answer is cut after the write-stall bound,
     };
     pump();
   };
-  const socket = connect({ host: '127.0.0.1', port: g.world.sidecar.apiPort, ca: g.world.sidecar.caPem, servername: 'localhost' });
-  t.teardown(() => socket.destroy());
-  let received = 0;
+  const reader = stallingReader(g, '/api/v1/namespaces/agents/configmaps?watch=true');
+  t.teardown(() => reader.destroy());
   let closed = false;
-  let stopped = false;
-  socket.on('data', (c: Buffer) => {
-    received += c.length;
-    // Read the head and a little, then stop reading (until the test looks at what is left).
-    if (!stopped && received > 4096) {
-      stopped = true;
-      socket.pause();
-    }
-  });
-  socket.on('error', () => {});
-  socket.on('close', () => (closed = true));
-  socket.write(`GET /api/v1/namespaces/agents/configmaps?watch=true HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${g.token}\r\n\r\n`);
+  void reader.closed.then(() => (closed = true));
   await until(() => open === 1, 3000, 'the watch to reach the API server');
   await until(() => open === 0, 5000, 'the sidecar to cut the stalled answer and close the upstream watch');
   t.is(g.world.sidecar.state.openResponses(), 0);
-  socket.resume();
+  reader.resume();
   await until(() => closed, 3000, 'the agent\'s connection to be closed');
   await g.world.sidecar.auditor.flush();
   const audited = g.world.broker.auditBatches.flatMap((b) => b.events).find((e) => e.attributes.verb === 'watch');
@@ -276,23 +287,11 @@ test('an ordinary answer the agent never reads is cut after the bound; one it re
   g.upstream.respond = (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(big) }).end(big);
   };
-  const read = (pauseMs: number): Promise<{ bytes: number; closedEarly: boolean }> => new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port: g.world.sidecar.apiPort, ca: g.world.sidecar.caPem, servername: 'localhost' });
-    let bytes = 0;
-    let paused = false;
-    socket.on('data', (c: Buffer) => {
-      bytes += c.length;
-      if (!paused && bytes > 4096) {
-        paused = true;
-        socket.pause();
-        setTimeout(() => socket.resume(), pauseMs);
-      }
-      if (bytes >= big.length) socket.destroy();
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => resolve({ bytes, closedEarly: bytes < big.length }));
-    socket.write(`GET /api/v1/namespaces/agents/configmaps HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${g.token}\r\nConnection: close\r\n\r\n`);
-  });
+  const read = async (pauseMs: number): Promise<{ bytes: number; closedEarly: boolean }> => {
+    const reader = stallingReader(g, '/api/v1/namespaces/agents/configmaps', pauseMs, big.length);
+    await reader.closed;
+    return { bytes: reader.bytes(), closedEarly: reader.bytes() < big.length };
+  };
   const slow = await read(100);
   t.false(slow.closedEarly, `a reader that pauses 100 ms gets it all (${slow.bytes} bytes)`);
   const stalled = await read(2000);
