@@ -14,6 +14,8 @@ import type { Credential } from '../src/contracts/index.ts';
 import { writeStatus, statusBody, type Status } from '../src/kube/status.ts';
 import type { RequestAttributes } from '../src/request/index.ts';
 import type { MaskResponse, WholeBody } from './mask.ts';
+import { HeldPieces } from './held-pieces.ts';
+import { acceptsGzip, agentHeaders, contentTypeOf, GZIP_THRESHOLD, isMaskableMediaType, upstreamHeaders } from './negotiation.ts';
 import { refusal } from './refusals.ts';
 import { SILENT, UpstreamPool, type Exchange } from './upstream-pool.ts';
 
@@ -54,82 +56,6 @@ export class Upstream {
   }
 }
 
-/** Request headers passed to the API server; everything else (Authorization, cookies, proxies' headers, hop-by-hop) is dropped. */
-const FORWARDED_REQUEST_HEADERS = ['content-type', 'user-agent', 'kubectl-command', 'kubectl-session', 'audit-id', 'x-request-id', 'accept-language'];
-
-/** RFC 9110 §7.6.1 hop-by-hop headers, and headers that only describe the hop's framing. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'http2-settings']);
-
-/** The API server compresses above 128 KiB; below it gzip costs more than it saves, above all on loopback. */
-const GZIP_THRESHOLD = 128 * 1024;
-
-/**
- * Rewrites an Accept header so the API server answers in JSON: protobuf, CBOR and YAML media
- * ranges become `application/json` with their parameters (so `as=Table;v=v1;g=meta.k8s.io` is
- * kept), `stream=watch` and other framing parameters dropped. Duplicates are removed.
- */
-export function jsonAccept(accept: string | undefined): string {
-  if (accept === undefined || accept.trim() === '') return 'application/json';
-  const out: string[] = [];
-  for (const range of accept.split(',')) {
-    const [type = '', ...params] = range.split(';').map((s) => s.trim());
-    const kept = params.filter((p) => {
-      const name = p.split('=')[0]?.trim().toLowerCase();
-      return name === 'as' || name === 'v' || name === 'g' || name === 'q';
-    });
-    const lower = type.toLowerCase();
-    if (lower === '') continue;
-    const json = lower === 'application/json' || lower === '*/*' || lower === 'application/*' || lower.includes('protobuf') || lower.includes('cbor') || lower.includes('yaml');
-    if (!json) continue;
-    const rewritten = ['application/json', ...kept].join(';');
-    if (!out.includes(rewritten)) out.push(rewritten);
-  }
-  return out.length === 0 ? 'application/json' : out.join(',');
-}
-
-const NONE_LISTED: ReadonlySet<string> = new Set();
-
-/** The names a Connection header lists: hop-by-hop for this hop only (RFC 9110 §7.6.1). */
-function connectionListed(headers: IncomingHttpHeaders): ReadonlySet<string> {
-  const value = headers.connection;
-  if (value === undefined) return NONE_LISTED;
-  return new Set(value.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== ''));
-}
-
-/** The upstream request's headers: an allow-list of the agent's, the grant's credential, and negotiation. */
-export function upstreamHeaders(headers: IncomingHttpHeaders, credential: Credential, discovery: boolean, bodyLength: number | undefined): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  const listed = connectionListed(headers);
-  for (const name of FORWARDED_REQUEST_HEADERS) {
-    const value = headers[name];
-    if (value !== undefined && !listed.has(name)) out[name] = value;
-  }
-  out.authorization = `Bearer ${credential.token}`;
-  if (discovery) {
-    // Discovery and OpenAPI hold no secrets: negotiate as the agent asked (protobuf, gzip).
-    if (headers.accept !== undefined) out.accept = headers.accept;
-    if (headers['accept-encoding'] !== undefined) out['accept-encoding'] = headers['accept-encoding'];
-  } else {
-    out.accept = jsonAccept(headers.accept);
-    out['accept-encoding'] = 'identity';
-  }
-  if (bodyLength !== undefined) out['content-length'] = bodyLength;
-  return out;
-}
-
-/** The response headers passed to the agent: all but hop-by-hop ones and those the proxy sets itself. */
-function agentHeaders(upstream: IncomingHttpHeaders, transformed: boolean): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  const listed = connectionListed(upstream);
-  for (const name in upstream) {
-    const value = upstream[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
-    if (transformed && (name === 'content-length' || name === 'content-encoding')) continue;
-    out[name] = value;
-  }
-  return out;
-}
-
 /** What one forwarded request produced, for the audit. */
 export interface ForwardOutcome {
   code: number;
@@ -156,22 +82,6 @@ export interface ForwardInput {
   writeStallMs: number;
 }
 
-function contentTypeOf(headers: IncomingHttpHeaders): string {
-  return (headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-}
-
-/**
- * Response media types the mask stage can read: JSON (and `+json` types), text (logs, plain
- * errors), or none (an empty answer). Everything else is withheld with a 502.
- */
-export function isMaskableMediaType(contentType: string): boolean {
-  return contentType === '' || contentType === 'application/json' || contentType.endsWith('+json') || contentType.startsWith('text/');
-}
-
-function acceptsGzip(headers: IncomingHttpHeaders): boolean {
-  return /(?:^|,)\s*gzip\s*(?:;\s*q=(?!0(?:\.0*)?\s*(?:,|$))[0-9.]+)?\s*(?:,|$)/i.test(headers['accept-encoding'] ?? '');
-}
-
 const gzipBuffer = promisify(gzipCallback);
 
 /** An answer's body, as forward hands it on: to the mask (held whole), to a stream, or dropped. */
@@ -181,53 +91,8 @@ interface BodySink {
   error(error: NodeJS.ErrnoException): void;
 }
 
-/** Pieces under this size are copied into shared blocks: a held piece costs an object of its own. */
-const SMALL_PIECE = 4096;
-const PIECE_BLOCK = 64 * 1024;
-
-/**
- * The pieces of an answer held whole. A body sent in tiny pieces (a pod behind services/proxy can
- * flush one byte per chunk) would otherwise cost a Buffer per byte, a hundredfold its size; small
- * pieces are copied into 64 KiB blocks, so the pieces held are at most about two per 4 KiB. A
- * single small piece is kept as it came, without a copy.
- */
-class HeldPieces {
-  readonly #parts: Buffer[] = [];
-  #lone: Buffer | undefined;
-  #block: Buffer | undefined;
-  #used = 0;
-
-  add(chunk: Buffer): void {
-    if (chunk.length >= SMALL_PIECE) {
-      this.#seal();
-      this.#parts.push(chunk);
-    } else if (this.#block !== undefined && this.#used + chunk.length <= this.#block.length) {
-      this.#used += chunk.copy(this.#block, this.#used);
-    } else if (this.#block === undefined && this.#lone !== undefined) {
-      this.#block = Buffer.allocUnsafeSlow(PIECE_BLOCK);
-      this.#used = this.#lone.copy(this.#block, 0);
-      this.#used += chunk.copy(this.#block, this.#used);
-      this.#lone = undefined;
-    } else {
-      this.#seal();
-      this.#lone = chunk;
-    }
-  }
-
-  /** The pieces, in order. */
-  sealed(): Buffer[] {
-    this.#seal();
-    return this.#parts;
-  }
-
-  #seal(): void {
-    if (this.#lone !== undefined) this.#parts.push(this.#lone);
-    if (this.#block !== undefined) this.#parts.push(this.#block.subarray(0, this.#used));
-    this.#lone = undefined;
-    this.#block = undefined;
-    this.#used = 0;
-  }
-}
+/** Answers larger than this are written a slice at a time (see the stall bound in forward). */
+const WRITE_SLICE = 256 * 1024;
 
 /** A body nobody reads (a 401 to retry, a redirect, an encoding that cannot be masked) is read and dropped up to this much, so its connection is kept. */
 const DISCARD_LIMIT = 1024 * 1024;
@@ -277,20 +142,49 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       finish({ code: res.headersSent ? res.statusCode : 0, bytes, masked: masked() });
     };
     res.on('close', onClose);
-    // An answer waiting on an agent that stopped reading: cut after writeStallMs, whatever the
-    // request (a watch's silence is not a stall: only unwritten bytes start the clock).
+    // An answer waiting on an agent that stopped reading: cut after writeStallMs without progress,
+    // whatever the request (a watch's silence is not a stall: only unwritten bytes start the clock).
+    // The clock stops at the next sign of progress: 'drain' after a write the socket could not take
+    // at once, 'finish' after the last one.
     let stall: NodeJS.Timeout | undefined;
     const clearStall = (): void => {
       clearTimeout(stall);
       stall = undefined;
     };
-    const watchStall = (): void => {
+    const watchStall = (progress: 'drain' | 'finish'): void => {
       if (stall !== undefined || input.writeStallMs <= 0) return;
       stall = setTimeout(() => res.destroy(), input.writeStallMs);
       stall.unref();
-      res.once('drain', clearStall);
+      res.once(progress, clearStall);
     };
     res.once('close', clearStall);
+    /** Writes `pieces` a slice at a time, waiting for 'drain' when the socket is full, the final slice through `last`. */
+    const writeSliced = (pieces: readonly Buffer[], last: (piece: Buffer) => void): void => {
+      let index = 0;
+      let offset = 0;
+      const pump = (): void => {
+        for (;;) {
+          const piece = pieces[index] as Buffer;
+          const end = Math.min(piece.length, offset + WRITE_SLICE);
+          const slice = piece.subarray(offset, end);
+          offset = end;
+          if (offset === piece.length) {
+            index++;
+            offset = 0;
+          }
+          if (index === pieces.length) {
+            last(slice);
+            return;
+          }
+          if (!res.write(slice)) {
+            watchStall('drain');
+            res.once('drain', pump);
+            return;
+          }
+        }
+      };
+      pump();
+    };
     if (input.longLived) {
       // Registered before the upstream answers: a grant that ends while the head is awaited cuts it too.
       unregister = input.onGrantEnd((why) => {
@@ -461,15 +355,24 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
           if (method !== 'HEAD' && code !== 204 && code !== 304) headers['content-length'] = length;
           res.writeHead(code, headers);
           const done = (): void => finish({ code, bytes: length, masked: masked.masked });
-          if (method === 'HEAD') res.end(done);
-          else if (typeof out === 'string' || Buffer.isBuffer(out)) res.end(out, done);
-          else if (out.length === 1) res.end(out[0], done);
-          else {
-            // The pieces as they came, in one write with the head (corked until end).
-            for (const part of out) res.write(part);
-            res.end(done);
+          const last = (piece?: Buffer | string): void => {
+            if (piece === undefined) res.end(done);
+            else res.end(piece, done);
+            if (!res.writableFinished) watchStall('finish');
+          };
+          if (method === 'HEAD') last();
+          else if (length <= WRITE_SLICE) {
+            // The common case: the pieces as they came, in one write with the head (corked until end).
+            if (typeof out === 'string' || Buffer.isBuffer(out)) last(out);
+            else {
+              for (let i = 0; i < out.length - 1; i++) res.write(out[i]);
+              last(out.at(-1));
+            }
+          } else {
+            // A large answer goes out in slices, so that a slow reader shows progress and only one
+            // that stops reading meets the stall bound.
+            writeSliced(typeof out === 'string' ? [Buffer.from(out)] : Buffer.isBuffer(out) ? [out] : out, last);
           }
-          if (!res.writableFinished) watchStall();
         };
         const body = masked.body;
         // A masked text is written as it is: no buffer of it is made (the socket encodes it).
@@ -502,10 +405,20 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
         writeHead();
         bytes += chunk.length;
         lastByte = chunk[chunk.length - 1] ?? lastByte;
-        if (!res.write(chunk)) {
+        if (chunk.length > WRITE_SLICE) {
+          // A large piece (a Table, a big event) in slices too, so that progress shows.
+          source.pause();
+          writeSliced([chunk], (slice) => {
+            if (res.write(slice)) source.resume();
+            else {
+              watchStall('drain');
+              res.once('drain', () => source.resume());
+            }
+          });
+        } else if (!res.write(chunk)) {
           source.pause();
           res.once('drain', () => source.resume());
-          watchStall();
+          watchStall('drain');
         }
       });
       source.on('end', () => {

@@ -5,7 +5,7 @@ import test from 'ava';
 import { createPodCertificates } from '../../src/certs/index.ts';
 import { parseRequest, type RequestAttributes } from '../../src/request/index.ts';
 import { PodTokens } from '../../sidecar/authenticate.ts';
-import { jsonAccept } from '../../sidecar/forward.ts';
+import { jsonAccept } from '../../sidecar/negotiation.ts';
 import { scopeAllows, type GrantScope } from '../../sidecar/scope.ts';
 
 function attrs(method: string, url: string): RequestAttributes {
