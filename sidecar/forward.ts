@@ -136,12 +136,6 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       finish({ code: 0, bytes: 0, masked: 0 });
       return;
     }
-    // The agent went away: stop the upstream request too (a watch would otherwise live on).
-    const onClose = (): void => {
-      if (!res.writableFinished) abortUpstream();
-      finish({ code: res.headersSent ? res.statusCode : 0, bytes, masked: masked() });
-    };
-    res.on('close', onClose);
     // An answer waiting on an agent that stopped reading: cut after writeStallMs without progress,
     // whatever the request (a watch's silence is not a stall: only unwritten bytes start the clock).
     // The clock stops at the next sign of progress: 'drain' after a write the socket could not take
@@ -157,7 +151,12 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       stall.unref();
       res.once(progress, clearStall);
     };
-    res.once('close', clearStall);
+    // The agent went away: stop the upstream request too (a watch would otherwise live on).
+    res.on('close', () => {
+      clearStall();
+      if (!res.writableFinished) abortUpstream();
+      finish({ code: res.headersSent ? res.statusCode : 0, bytes, masked: masked() });
+    });
     /** Writes `pieces` a slice at a time, waiting for 'drain' when the socket is full, the final slice through `last`. */
     const writeSliced = (pieces: readonly Buffer[], last: (piece: Buffer) => void): void => {
       let index = 0;

@@ -157,9 +157,8 @@ export class UpstreamPool {
   readonly #idleMs: number;
   readonly #idle: Connection[] = [];
   readonly #waiting: PooledExchange[] = [];
-  /** Every connection not yet retired, busy or idle, so that close() reaches them all. */
+  /** Every connection not yet retired, busy or idle: close() reaches them all, and its size is the count open. */
   readonly #live = new Set<Connection>();
-  #open = 0;
   /** Open connections that carry a long-lived exchange now. */
   #longLived = 0;
   #session: Buffer | undefined;
@@ -175,7 +174,7 @@ export class UpstreamPool {
 
   /** Connections open now (busy and idle), for tests and metrics. */
   get openConnections(): number {
-    return this.#open;
+    return this.#live.size;
   }
 
   /** Sends `call` on an idle connection, a new one, or the first to come free. */
@@ -238,7 +237,7 @@ export class UpstreamPool {
 
   /** A new connection is within its kind's bound: long-lived ones and the others are counted apart. */
   #mayOpen(exchange: PooledExchange): boolean {
-    return exchange.call.longLived === true ? this.#longLived < this.#maxLongLived : this.#open - this.#longLived < this.#max;
+    return exchange.call.longLived === true ? this.#mayUse(exchange) : this.#live.size - this.#longLived < this.#max;
   }
 
   /** The connection no longer carries `exchange`. */
@@ -257,7 +256,6 @@ export class UpstreamPool {
       ...(o.servername !== undefined ? { servername: o.servername } : {}),
       ...(this.#session !== undefined ? { session: this.#session } : {}),
     });
-    this.#open++;
     const connection = new Connection(socket);
     this.#live.add(connection);
     socket.setNoDelay(true);
@@ -386,7 +384,6 @@ export class UpstreamPool {
   #retire(connection: Connection): void {
     if (connection.dead) return;
     connection.dead = true;
-    this.#open--;
     this.#live.delete(connection);
     connection.socket.destroy();
     const at = this.#idle.indexOf(connection);
