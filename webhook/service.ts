@@ -88,7 +88,8 @@ export async function startWebhookService(options: WebhookServiceOptions): Promi
   const timings = options.timings ?? {};
   const kube = options.kube ?? await kubeClient(webhook.kubeconfig);
   const identity = options.identity ?? config.pod.name ?? hostname();
-  const log = logger.child({ component: 'webhook' });
+  // The CLI's logger carries the component already; a second one would repeat the key in every line.
+  const log = logger.bindings().component === 'webhook' ? logger : logger.child({ component: 'webhook' });
 
   const optionsFor = (version: ClusterVersion): InjectOptions => serviceInjectOptions(config, options.buildVersion, version);
   const versionWatch = await watchClusterVersion({

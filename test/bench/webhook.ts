@@ -10,7 +10,8 @@
  * (coordinated omission); a warm-up before each measured phase; GC pauses from `--trace-gc`;
  * RSS and peak RSS from /proc. Details of each run, load average included, go to stderr.
  * Both servers run as the image runs code: bundled (the webhook as scripts/build.ts makes it,
- * the baseline as this file bundled) with the Node flags of the Dockerfile's ENTRYPOINT.
+ * the baseline as this file bundled) with the Node flags of the Dockerfile's ENTRYPOINT, its
+ * environment and the webhook container's NODE_OPTIONS (src/contracts/runtime.ts): the same runtime.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -292,8 +293,11 @@ async function measureAll(): Promise<Measured> {
     const bareScript = join(bundles, 'bare.js');
     await build({ entryPoints: [self], outfile: bareScript, bundle: true, format: 'esm', platform: 'node', target: 'node24', packages: 'external', logLevel: 'error' });
     const flags = await serverFlags();
+    // The webhook's container sets NODE_OPTIONS of its own; the baseline runs on the same runtime.
+    const { ROLE_NODE_OPTIONS } = await import('../../src/contracts/runtime.ts');
+    const serverEnv = { NODE_OPTIONS: ROLE_NODE_OPTIONS.webhook };
     const barePort = await freePort();
-    const bare = start(serverCpu, [...flags, bareScript, '--serve-bare', String(barePort), tls]);
+    const bare = start(serverCpu, [...flags, bareScript, '--serve-bare', String(barePort), tls], serverEnv);
     await until('the bare server listening', healthy(barePort, ca));
     const bareFigures = await measureServer(bare, barePort, load, bodies);
     await stop(bare);
@@ -309,6 +313,7 @@ async function measureAll(): Promise<Measured> {
 
     const port = await freePort();
     const webhook = start(serverCpu, [...flags, shipped, 'webhook'], {
+      ...serverEnv,
       AGENTGATE_WEBHOOK_SIDECAR_IMAGE: 'ghcr.io/agentgate/agentgate:0.1.0',
       AGENTGATE_WEBHOOK_KUBECONFIG: kubeconfig,
       AGENTGATE_WEBHOOK_LISTEN_HOST: '127.0.0.1',
@@ -323,7 +328,7 @@ async function measureAll(): Promise<Measured> {
     await stop(double);
     load.disconnect();
 
-    const summary = { loadAverageAtStart: loadAverage, loadAverageAtEnd: loadavg().map((n) => n.toFixed(2)).join(' '), pinned: serverCpu === undefined ? 'no (one CPU)' : `server on CPU ${serverCpu}, load generator and API double on CPU ${loadCpu}`, seconds: SECONDS, rate: RATE, webhook: webhookFigures, bare: bareFigures };
+    const summary = { loadAverageAtStart: loadAverage, loadAverageAtEnd: loadavg().map((n) => n.toFixed(2)).join(' '), pinned: serverCpu === undefined ? 'no (one CPU)' : `server on CPU ${serverCpu}, load generator and API double on CPU ${loadCpu}`, seconds: SECONDS, rate: RATE, nodeFlags: flags, nodeOptions: serverEnv.NODE_OPTIONS, webhook: webhookFigures, bare: bareFigures };
     process.stderr.write(`webhook bench details: ${JSON.stringify(summary)}\n`);
     return { webhook: webhookFigures, bare: bareFigures };
   } finally {

@@ -12,6 +12,7 @@ import { freePort } from '../helpers/redis.ts';
 import { buildShipped, shippedArgs, startShippedSidecar } from '../helpers/shipped.ts';
 import { startScriptedUpstream } from '../sidecar/upstream.ts';
 import { startCluster } from '../webhook/service-harness.ts';
+import { ROLE_NODE_OPTIONS } from '../../src/contracts/runtime.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const TLS = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
@@ -72,6 +73,7 @@ test('every role of the bundle loads its code and reports what it cannot start w
   t.regex(sidecar.stderr, /pod\.uid: missing/);
   t.regex(sidecar.stderr, /sidecar\.upstream\.caFile: cannot read/);
   const webhook = await run(await shippedArgs(script, ['webhook']), {
+    NODE_OPTIONS: ROLE_NODE_OPTIONS.webhook,
     AGENTGATE_WEBHOOK_SIDECAR_IMAGE: 'agentgate:dev', AGENTGATE_WEBHOOK_KUBECONFIG: `${none}/kubeconfig`, AGENTGATE_WEBHOOK_TLS_CERT_FILE: `${none}/tls.crt`,
     AGENTGATE_WEBHOOK_TLS_KEY_FILE: `${none}/tls.key`, AGENTGATE_WEBHOOK_LEADER_ELECTION: 'false',
   });
@@ -114,29 +116,40 @@ test('the bundled sidecar serves a request: decided by the broker, forwarded, ma
   t.true(broker.auditBatches.flatMap((b) => b.events).some((e) => e.attributes.resource === 'secrets' && e.response.code === 200), 'the request was audited (flushed at SIGTERM)');
 });
 
-test('the bundled webhook reads its kubeconfig, serves and admits a pod with the sidecar patch', async (t) => {
+test('the bundled webhook, on its container\'s NODE_OPTIONS, bootstraps its TLS, serves and admits a pod with the sidecar patch', async (t) => {
   const { script, dir } = await bundle();
   const cluster = await startCluster();
   t.teardown(() => cluster.close());
-  const ns = await cluster.run('1.33', ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'agents', labels: { 'agentgate.io/inject': 'enabled' } } }));
+  const namespaces = [{ name: 'agents', labels: { 'agentgate.io/inject': 'enabled' } }, { name: 'agentgate-system' }].map((metadata) => JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata }));
+  const ns = await cluster.run('1.33', ['apply', '-f', '-'], namespaces.join('\n---\n'));
   t.is(ns.code, 0, ns.stderr);
   const port = await freePort();
+  // No certificate files: the webhook makes its CA and serving certificate and keeps them in a Secret.
   const child = spawn(process.execPath, await shippedArgs(script, ['webhook']), {
-    cwd: dir, stdio: ['ignore', 'ignore', 'pipe'],
+    cwd: dir, stdio: ['ignore', 'pipe', 'pipe'],
     env: {
-      PATH: process.env.PATH ?? '', AGENTGATE_LOG_LEVEL: 'warn',
+      PATH: process.env.PATH ?? '', NODE_OPTIONS: ROLE_NODE_OPTIONS.webhook, AGENTGATE_LOG_LEVEL: 'info',
       AGENTGATE_WEBHOOK_SIDECAR_IMAGE: 'ghcr.io/agentgate/agentgate:0.1.0', AGENTGATE_WEBHOOK_KUBECONFIG: cluster.kubeconfig,
       AGENTGATE_WEBHOOK_LISTEN_HOST: '127.0.0.1', AGENTGATE_WEBHOOK_LISTEN_PORT: String(port), AGENTGATE_WEBHOOK_LEADER_ELECTION: 'false',
-      AGENTGATE_WEBHOOK_TLS_CERT_FILE: join(TLS, 'server.crt'), AGENTGATE_WEBHOOK_TLS_KEY_FILE: join(TLS, 'server.key'),
     },
   });
+  // Its log (stdout) and its reports (stderr), both shown when it fails.
   let stderr = '';
+  let stdout = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString('utf8');
+    stderr += c.toString('utf8');
+  });
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   t.teardown(() => void child.kill('SIGKILL'));
-  const ca = await readFile(join(TLS, 'ca.crt'));
+  const secretCa = async (): Promise<Buffer | undefined> => {
+    const got = await cluster.run('1.33', ['get', 'secret', 'agentgate-webhook-tls', '-n', 'agentgate-system', '-o', 'jsonpath={.data.ca\\.crt}']);
+    return got.code === 0 && got.stdout.length > 0 ? Buffer.from(got.stdout, 'base64') : undefined;
+  };
+  let ca: Buffer | undefined;
   const post = (path: string, body: string): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: path === '/healthz' ? 'GET' : 'POST', ca, servername: 'localhost', headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method: path === '/healthz' ? 'GET' : 'POST', ca, servername: 'agentgate-webhook.agentgate-system.svc', headers: { 'content-type': 'application/json' } }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString('utf8')));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
@@ -146,10 +159,12 @@ test('the bundled webhook reads its kubeconfig, serves and admits a pod with the
   });
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (child.exitCode !== null) t.fail(`the bundled webhook exited with ${child.exitCode}: ${stderr}`);
-    const health = await post('/healthz', '').catch(() => undefined);
+    if (child.exitCode !== null) throw new Error(`the bundled webhook exited with ${child.exitCode}: ${stderr}`);
+    ca ??= await secretCa();
+    // Verified against the CA the webhook put in its Secret, for the name the API server dials.
+    const health = ca === undefined ? undefined : await post('/healthz', '').catch(() => undefined);
     if (health?.status === 200) break;
-    if (Date.now() > deadline) t.fail(`the bundled webhook did not answer /healthz within 15 s: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`the bundled webhook did not answer /healthz within 15 s (its Secret ${ca === undefined ? 'was not made' : 'holds a CA'}): ${stderr}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const review = await readFile(new URL('../webhook/golden/bare-pod.request.json', import.meta.url), 'utf8');
@@ -163,4 +178,8 @@ test('the bundled webhook reads its kubeconfig, serves and admits a pod with the
   t.true(patch.some((op) => op.path.startsWith('/spec/initContainers') && JSON.stringify(op.value).includes('"restartPolicy":"Always"')), 'the native sidecar');
   child.kill('SIGTERM');
   t.is(await exited, 0, stderr);
+  // Its log: JSON lines, each naming its component once (a repeated key is invalid for many log pipelines).
+  const lines = stdout.split('\n').filter(Boolean);
+  t.true(lines.length > 0, 'the webhook logged at info');
+  for (const line of lines) t.is(line.match(/"component":/g)?.length, 1, line);
 });

@@ -1,7 +1,9 @@
 // The self-bootstrapped certificates: a CA kept in a Secret and the serving certificate it signs
-// for the webhook's Service (`<service>.<namespace>.svc`), made with node-forge (RSA 2048; forge
-// hands key generation to node:crypto when it can, so a key costs milliseconds, not seconds).
-import { randomBytes, X509Certificate } from 'node:crypto';
+// for the webhook's Service (`<service>.<namespace>.svc`). node-forge builds the X.509 structures;
+// node:crypto makes the RSA 2048 keys and the signatures. forge's own RSA signature is JavaScript
+// big-number arithmetic: about 80 ms per certificate with the JIT, 1.6 s under `--jitless` (the
+// webhook's runtime, src/contracts/runtime.ts), the event loop blocked all that time.
+import { constants, createPrivateKey, generateKeyPairSync, privateEncrypt, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 
 /** A certificate and its private key, PEM. */
@@ -16,8 +18,31 @@ export const CA_VALIDITY_MS = 5 * 365 * DAY;
 export const SERVING_VALIDITY_MS = 365 * DAY;
 
 // forge writes CRLF line ends; LF keeps Secret data, caBundle and comparisons byte-stable.
-function pemPair(cert: forge.pki.Certificate, key: forge.pki.PrivateKey): KeyPair {
-  return { certPem: forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n'), keyPem: forge.pki.privateKeyToPem(key).replace(/\r\n/g, '\n') };
+function pemPair(cert: forge.pki.Certificate, key: KeyObject): KeyPair {
+  return { certPem: forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n'), keyPem: key.export({ type: 'pkcs1', format: 'pem' }).toString() };
+}
+
+/** A new RSA 2048 key: node:crypto's, and its public half as forge reads it. */
+function rsaKeys(): { privateKey: KeyObject; publicKey: forge.pki.PublicKey } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { privateKey, publicKey: forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()) };
+}
+
+// DER of DigestInfo's head for SHA-256 (RFC 8017, section 9.2, note 1): the digest's 32 bytes follow.
+const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420', 'hex');
+
+/**
+ * Signs `cert` with `key` (sha256WithRSAEncryption). forge computes the digest of the
+ * to-be-signed part and hands it to the key's `sign`; this one is RSASSA-PKCS1-v1_5 by node:crypto.
+ */
+function signCertificate(cert: forge.pki.Certificate, key: KeyObject): void {
+  const signer = {
+    sign: (md: forge.md.MessageDigest): string => {
+      const digestInfo = Buffer.concat([SHA256_DIGEST_INFO, Buffer.from(md.digest().getBytes(), 'binary')]);
+      return privateEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, digestInfo).toString('binary');
+    },
+  };
+  cert.sign(signer as unknown as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
 }
 
 function serial(): string {
@@ -39,7 +64,7 @@ function newCertificate(publicKey: forge.pki.PublicKey, now: Date, validityMs: n
 
 /** A new CA named `commonName`, valid for `validityMs` from `now`. */
 export function createCertificateAuthority(commonName: string, now = new Date(), validityMs = CA_VALIDITY_MS): KeyPair {
-  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
+  const keys = rsaKeys();
   const cert = newCertificate(keys.publicKey, now, validityMs);
   const name = [{ name: 'commonName', value: commonName }];
   cert.setSubject(name);
@@ -49,15 +74,15 @@ export function createCertificateAuthority(commonName: string, now = new Date(),
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     { name: 'subjectKeyIdentifier' },
   ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
+  signCertificate(cert, keys.privateKey);
   return pemPair(cert, keys.privateKey);
 }
 
 /** A serving certificate for `dnsNames`, signed by `ca`. */
 export function issueServingCertificate(ca: KeyPair, dnsNames: readonly string[], now = new Date(), validityMs = SERVING_VALIDITY_MS): KeyPair {
   const caCert = forge.pki.certificateFromPem(ca.certPem);
-  const caKey = forge.pki.privateKeyFromPem(ca.keyPem);
-  const keys = forge.pki.rsa.generateKeyPair({ bits: 2048 });
+  const caKey = createPrivateKey(ca.keyPem);
+  const keys = rsaKeys();
   // A serving certificate never outlives its CA.
   const until = Math.min(now.getTime() + validityMs, caCert.validity.notAfter.getTime());
   const cert = newCertificate(keys.publicKey, now, until - now.getTime());
@@ -69,7 +94,7 @@ export function issueServingCertificate(ca: KeyPair, dnsNames: readonly string[]
     { name: 'extKeyUsage', serverAuth: true },
     { name: 'subjectAltName', altNames: dnsNames.map((value) => ({ type: 2, value })) },
   ]);
-  cert.sign(caKey, forge.md.sha256.create());
+  signCertificate(cert, caKey);
   return pemPair(cert, keys.privateKey);
 }
 
