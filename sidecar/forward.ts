@@ -14,6 +14,7 @@ import type { Credential } from '../src/contracts/index.ts';
 import { writeStatus, statusBody, type Status } from '../src/kube/status.ts';
 import type { RequestAttributes } from '../src/request/index.ts';
 import type { MaskResponse, WholeBody } from './mask.ts';
+import { HeldBudget } from './held-budget.ts';
 import { HeldPieces } from './held-pieces.ts';
 import { acceptsGzip, agentHeaders, contentTypeOf, GZIP_THRESHOLD, isMaskableMediaType, upstreamHeaders } from './negotiation.ts';
 import { refusal } from './refusals.ts';
@@ -27,7 +28,12 @@ export interface UpstreamOptions {
   maxSockets?: number;
   /** Bound on the upstream's answer head for requests that are not long-lived; default 65 s (the API server's own is 60 s). */
   headersTimeoutMs?: number;
+  /** Bytes of answers held whole for masking at once, over all requests; default 8 MiB (see held-budget.ts). */
+  maxHeldBytes?: number;
 }
+
+/** Default of {@link UpstreamOptions.maxHeldBytes}. */
+export const DEFAULT_MAX_HELD_BYTES = 8 * 1024 * 1024;
 
 /** The upstream: a base URL and a keep-alive pool that verifies the API server's certificate. */
 export class Upstream {
@@ -38,6 +44,8 @@ export class Upstream {
   readonly servername: string | undefined;
   readonly basePath: string;
   readonly headersTimeoutMs: number;
+  /** The bound on answers held whole at once, shared by every request. */
+  readonly held: HeldBudget;
 
   constructor(options: UpstreamOptions) {
     const url = new URL(options.url);
@@ -46,6 +54,7 @@ export class Upstream {
     this.servername = isIP(this.host) === 0 ? this.host : undefined;
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.headersTimeoutMs = options.headersTimeoutMs ?? 65_000;
+    this.held = new HeldBudget(options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES);
     // The CA is the cluster's, checked against kubernetes.default.svc or the URL's host.
     this.pool = new UpstreamPool({ host: this.host, port: this.port, servername: this.servername, ca: options.ca, maxSockets: options.maxSockets ?? 64 });
   }
@@ -118,10 +127,13 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
     let masked: () => number = () => 0;
     // Set once the request is sent: a cut or a hang-up abandons it (a watch would otherwise live on).
     let abortUpstream: () => void = () => {};
+    // The answer's share of the held-bytes budget, given back however the request ends.
+    let releaseHeld: () => void = () => {};
     const finish = (outcome: ForwardOutcome): void => {
       if (settled) return;
       settled = true;
       unregister();
+      releaseHeld();
       resolve(outcome);
     };
     const fail = (status: Status, extra: Partial<ForwardOutcome> = {}): void => {
@@ -323,6 +335,8 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
     function whole(code: number, headers: OutgoingHttpHeaders, maskWhole: (parts: readonly Buffer[], size: number) => WholeBody, maxBytes: number, gzip: boolean): void {
       const parts = new HeldPieces();
       let size = 0;
+      const share = upstream.held.open();
+      releaseHeld = () => share.release();
       sink = {
         data(chunk) {
           size += chunk.length;
@@ -333,6 +347,11 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
             return;
           }
           parts.add(chunk);
+          // Past the budget of all answers held at once, this one waits (TCP holds the rest) for older ones to be done.
+          if (!share.add(chunk.length)) {
+            exchange.pause();
+            share.onTurn(() => exchange.resume());
+          }
         },
         error(error) {
           fail(refusal('upstream-unavailable', upstreamFailure(error, upstream.headersTimeoutMs)));

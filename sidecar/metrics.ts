@@ -23,6 +23,8 @@ export interface MetricsSources {
   openResponses(): number;
   /** TLS connections to the API server open now (busy and idle). */
   upstreamConnections?(): number;
+  /** Bytes of answers held whole for masking now, and how often one waited for room. */
+  held?(): { bytes: number; waits: number };
 }
 
 /** The sidecar's metrics. */
@@ -109,6 +111,13 @@ export function createSidecarMetrics(): SidecarMetrics {
       if (sources.upstreamConnections !== undefined) {
         family('agentgate_sidecar_upstream_connections', 'gauge', 'TLS connections to the API server open now, busy and idle.');
         lines.push(`agentgate_sidecar_upstream_connections ${sources.upstreamConnections()}`);
+      }
+      if (sources.held !== undefined) {
+        const held = sources.held();
+        family('agentgate_sidecar_held_bytes', 'gauge', 'Bytes of answers held whole to be masked, over all requests (bounded by sidecar.masking.maxHeldBytes).');
+        lines.push(`agentgate_sidecar_held_bytes ${held.bytes}`);
+        family('agentgate_sidecar_held_waits_total', 'counter', 'Times an answer waited for room under sidecar.masking.maxHeldBytes.');
+        lines.push(`agentgate_sidecar_held_waits_total ${held.waits}`);
       }
       return `${lines.join('\n')}\n`;
     },

@@ -1,0 +1,157 @@
+// The bound on answers held whole for masking across all requests (sidecar/held-budget.ts): the
+// budget's rules on their own, then through a sidecar whose upstream holds one answer half sent
+// while a second one arrives whole.
+import { get } from 'node:http';
+import test from 'ava';
+import { defaultMaskingRules } from '../../src/masking/index.ts';
+import { HeldBudget } from '../../sidecar/held-budget.ts';
+import { createMaskResponse } from '../../sidecar/masking.ts';
+import { grantPodReads, startWorld, until } from './harness.ts';
+import { startScriptedUpstream } from './upstream.ts';
+
+test('budget: answers read on while the total is within the limit; past it a later one waits and the oldest goes on', (t) => {
+  const budget = new HeldBudget(100, { freeBytes: 0 });
+  const a = budget.open();
+  const b = budget.open();
+  t.true(a.add(60));
+  t.true(b.add(40), 'exactly at the limit is within it');
+  t.false(b.add(10), 'past the limit, a later answer waits');
+  t.true(a.add(500), 'the oldest answer always goes on, or two answers could wait on each other');
+  t.is(budget.held, 610);
+  t.is(budget.waits, 1);
+  let resumed = 0;
+  b.onTurn(() => resumed++);
+  t.is(resumed, 0, 'no room yet');
+  a.release();
+  t.is(resumed, 1, 'the older answer is done: the next one is the oldest now');
+  t.is(budget.held, 50);
+  a.release();
+  t.is(budget.held, 50, 'release is idempotent');
+  b.release();
+  t.is(budget.held, 0);
+});
+
+test('budget: paused answers resume oldest first, and only while there is room', (t) => {
+  const budget = new HeldBudget(100, { freeBytes: 0 });
+  const a = budget.open();
+  const b = budget.open();
+  const c = budget.open();
+  const d = budget.open();
+  t.true(a.add(90));
+  t.false(b.add(30));
+  t.false(c.add(30));
+  t.false(d.add(5));
+  const order: string[] = [];
+  b.onTurn(() => order.push('b'));
+  c.onTurn(() => order.push('c'));
+  d.onTurn(() => order.push('d'));
+  a.release();
+  // Held now 65: b is the oldest (resumes), c and d fit (65 <= 100).
+  t.deepEqual(order, ['b', 'c', 'd']);
+  const e = budget.open();
+  t.false(e.add(40), '105 held: a new answer past the limit waits');
+  let eResumed = false;
+  e.onTurn(() => (eResumed = true));
+  d.release();
+  t.true(eResumed, '100 held once d is done: within the limit');
+  t.throws(() => new HeldBudget(0), { instanceOf: RangeError });
+});
+
+test('budget: a released share never waits, and an answer already allowed is resumed at once', (t) => {
+  const budget = new HeldBudget(10, { freeBytes: 0 });
+  const a = budget.open();
+  const b = budget.open();
+  a.add(20);
+  b.release();
+  t.true(b.add(1000), 'a share given back (the request ended) counts nothing and never waits');
+  t.is(budget.held, 20);
+  let now = false;
+  a.onTurn(() => (now = true));
+  t.true(now, 'the oldest is resumed at once');
+});
+
+test('budget: each answer\'s first bytes never wait, so a small GET does not queue behind large LISTs', (t) => {
+  const budget = new HeldBudget(100, { freeBytes: 20 });
+  const large = budget.open();
+  t.true(large.add(500), 'the oldest');
+  const small = budget.open();
+  t.true(small.add(20), 'within its free bytes although the budget is spent');
+  t.false(small.add(1), 'past them, the limit applies');
+  t.is(new HeldBudget(1).freeBytes, 64 * 1024, 'the default allowance');
+});
+
+/** A PodList of about `bytes`, as JSON. */
+function podList(bytes: number, name: string): string {
+  const items: unknown[] = [];
+  const item = (i: number) => ({ metadata: { name: `${name}-${i}`, namespace: 'agents' }, spec: { containers: [{ name: 'c', image: 'nginx', args: ['x'.repeat(900)] }] } });
+  for (let i = 0, size = 0; size < bytes; i++) {
+    items.push(item(i));
+    size += 1000;
+  }
+  return JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
+}
+
+function metric(port: number, name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+      res.on('end', () => resolve(Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN)));
+    }).on('error', reject);
+  });
+}
+
+test('through the sidecar: past sidecar.masking.maxHeldBytes a second answer waits until the older one is sent, and both arrive whole', async (t) => {
+  const upstream = await startScriptedUpstream();
+  const first = podList(600 * 1024, 'first');
+  const second = podList(600 * 1024, 'second');
+  const split = 400 * 1024;
+  let sendRest: () => void = () => {};
+  let restSentAt = Number.POSITIVE_INFINITY;
+  upstream.respond = (received, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(received.url.includes('first') ? first : second) });
+    if (received.url.includes('second')) {
+      res.end(second);
+      return;
+    }
+    // The first answer stops half way until the test lets it go on.
+    res.write(first.slice(0, split));
+    sendRest = () => {
+      restSentAt = performance.now();
+      res.end(first.slice(split));
+    };
+  };
+  const world = await startWorld({
+    upstreamUrl: upstream.url,
+    env: { AGENTGATE_SIDECAR_MASKING_MAX_HELD_BYTES: '256KiB' },
+    deps: { maskResponse: createMaskResponse({ rules: defaultMaskingRules }) },
+  });
+  t.teardown(async () => {
+    await world.close();
+    await upstream.close();
+  });
+  grantPodReads(world);
+  const token = await world.token();
+  const headers = { authorization: `Bearer ${token}`, accept: 'application/json' };
+  const port = world.sidecar.healthPort;
+
+  const firstCall = world.call('GET', '/api/v1/namespaces/agents/pods?labelSelector=first', { headers });
+  await until(async () => (await metric(port, 'agentgate_sidecar_held_bytes')) >= split, 5000, 'the first answer held in part');
+  let secondDoneAt = 0;
+  const secondCall = world.call('GET', '/api/v1/namespaces/agents/pods?labelSelector=second', { headers }).then((answer) => {
+    secondDoneAt = performance.now();
+    return answer;
+  });
+  await until(async () => (await metric(port, 'agentgate_sidecar_held_waits_total')) >= 1, 5000, 'the second answer waiting for room');
+  t.is(secondDoneAt, 0, 'the second answer is not sent while the older one holds the budget');
+  const heldWhileWaiting = await metric(port, 'agentgate_sidecar_held_bytes');
+  t.true(heldWhileWaiting < split + 256 * 1024, `the waiting answer holds no more than what it had read: ${heldWhileWaiting} bytes held`);
+  sendRest();
+  const [a, b] = await Promise.all([firstCall, secondCall]);
+  t.is(a.status, 200);
+  t.is(b.status, 200);
+  t.is(a.body, first, 'the first answer arrives whole');
+  t.is(b.body, second, 'the second answer arrives whole');
+  t.true(secondDoneAt > restSentAt, 'the second answer went out only after the first was let go on');
+  await until(async () => (await metric(port, 'agentgate_sidecar_held_bytes')) === 0, 5000, 'the budget given back');
+});
