@@ -10,14 +10,6 @@ interface JsonWithSource {
 }
 const JSON_ = JSON as unknown as JsonWithSource;
 
-/** Any run this long may be an integer that a double cannot hold; below it, parsing is exact. */
-const LONG_DIGITS = /\d{16}/;
-
-/** True when `text` may hold an integer a double would round (then use {@link parseExact}). */
-export function mayHoldBigIntegers(text: string): boolean {
-  return LONG_DIGITS.test(text);
-}
-
 /** JSON.parse, with integers beyond 2^53 kept as bigint (the walker leaves bigints alone). */
 export function parseExact(text: string): unknown {
   return JSON_.parse(text, (_key, value, context) => (typeof value === 'number' && !Number.isSafeInteger(value) && context.source !== undefined && /^-?\d+$/.test(context.source) ? BigInt(context.source) : value));

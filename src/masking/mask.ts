@@ -6,7 +6,7 @@
 import { MASK_MARKER, MASK_MARKER_BASE64 } from './marker.ts';
 import { compilePatterns, SECRET_PATTERNS, type MaskedText, type PatternScanner } from './patterns.ts';
 import { validateMaskingRules, type MaskingRules } from './rules.ts';
-import { mayHoldBigIntegers, parseExact, stringifyExact } from './json.ts';
+import { parseExact, stringifyExact } from './json.ts';
 import { maskTable } from './table.ts';
 
 export { defaultMaskingRules, MaskingRulesError, type MaskingRules, type SecretResource } from './rules.ts';
@@ -60,7 +60,12 @@ export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== nu
 export interface Pass {
   count: number;
   contextSecret: boolean;
+  /** Set when the walk met a number a double cannot hold exactly: JSON.parse rounded it, so a masked document is parsed again exactly. */
+  inexact?: boolean;
 }
+
+/** True for a number JSON.parse may have rounded: an integer beyond 2^53 (or a value too large to hold a fraction). */
+const inexact = (v: number): boolean => !Number.isSafeInteger(v) && Number.isInteger(v);
 
 /** Walks one document; built once per rules, so the hot path closes over compiled state only. */
 export interface Walker {
@@ -98,7 +103,11 @@ export function createMasker(rules: MaskingRules): Masker {
 
   const value = (v: unknown, name: string, depth: number, pass: Pass): unknown => {
     if (typeof v === 'string') return sensitive(name) && v !== '' ? whole(v, MASK_MARKER, pass) : text(v, pass);
-    if (typeof v !== 'object' || v === null) return v;
+    if (typeof v !== 'object' || v === null) {
+      // Every value kept goes through here: seeing each number is cheaper than scanning the text for digits.
+      if (typeof v === 'number' && inexact(v)) pass.inexact = true;
+      return v;
+    }
     if (depth > MAX_DEPTH) throw new MaskingError('too-deep', `the response nests deeper than ${MAX_DEPTH} levels`);
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) v[i] = value(v[i], name, depth + 1, pass);
@@ -136,7 +145,7 @@ export function createMasker(rules: MaskingRules): Masker {
       } else if (event && key === 'object') {
         o[key] = document(v, depth + 1, pass.contextSecret, pass);
       } else if (key === 'binaryData' && kind === 'ConfigMap' && isObj(v)) {
-        for (const k in v) v[k] = binary(v[k], pass);
+        for (const k in v) v[k] = typeof v[k] === 'string' ? binary(v[k], pass) : value(v[k], k, depth + 2, pass);
       } else if (key === 'value' && typeof v === 'string' && typeof o.name === 'string' && v !== '' && sensitive(o.name)) {
         // An env var (or any name/value pair) named like a credential: its value is one.
         o[key] = whole(v, MASK_MARKER, pass);
@@ -169,7 +178,7 @@ export function createMasker(rules: MaskingRules): Masker {
     object(parsed, depth, ownerSecret, inner);
     if (inner.count === 0) return raw;
     pass.count += inner.count;
-    const exact = mayHoldBigIntegers(raw) ? object(parseExact(raw) as Obj, depth, ownerSecret, { count: 0, contextSecret: false }) : parsed;
+    const exact = inner.inexact === true ? object(parseExact(raw) as Obj, depth, ownerSecret, { count: 0, contextSecret: false }) : parsed;
     return stringifyExact(exact) + (raw.endsWith('\n') ? '\n' : '');
   };
 
@@ -205,8 +214,8 @@ export function createMasker(rules: MaskingRules): Masker {
       const pass: Pass = { count: 0, contextSecret: contextSecret(context) };
       const masked = document(parsed, 0, pass.contextSecret, pass);
       if (pass.count === 0) return { text: s, count: 0 };
-      // Rare (a masked document with a 16-digit run): parse again, keeping big integers exact.
-      if (mayHoldBigIntegers(s)) return { text: stringifyExact(document(parseExact(s), 0, pass.contextSecret, { count: 0, contextSecret: pass.contextSecret })), count: pass.count };
+      // Rare (a masked document with an integer beyond 2^53): parse again, keeping big integers exact.
+      if (pass.inexact === true) return { text: stringifyExact(document(parseExact(s), 0, pass.contextSecret, { count: 0, contextSecret: pass.contextSecret })), count: pass.count };
       return { text: JSON.stringify(masked), count: pass.count };
     },
   };

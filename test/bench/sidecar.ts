@@ -127,13 +127,32 @@ async function freePort(): Promise<number> {
   return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
-/** wrk with 32 connections on the load core: requests/s, after a warm-up run. */
-async function wrk(port: number, path: string, token: string): Promise<number> {
+/** CPU time (user and system, every thread) a process has used so far, in microseconds, from /proc. */
+async function cpuMicros(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / (await clockTicks());
+}
+let ticks: Promise<number> | undefined;
+const clockTicks = (): Promise<number> => (ticks ??= run('getconf', ['CLK_TCK']).then(({ stdout }) => Number(stdout.trim()) || 100));
+
+/** One wrk measurement: requests/s, and the CPU each watched process spent per request meanwhile (µs). */
+interface Rate {
+  rps: number;
+  cpuPerRequest: Record<string, number>;
+}
+
+/** wrk with 32 connections on the load core, after a warm-up run; `watch` names the processes whose CPU per request is counted. */
+async function wrk(port: number, path: string, token: string, watch: Record<string, number> = {}): Promise<Rate> {
   const args = (seconds: number): string[] => ['-c', LOAD_CORE, 'wrk', '-t1', '-c32', `-d${seconds}s`, '-H', `Authorization: Bearer ${token}`, '-H', 'Accept: application/json', `https://127.0.0.1:${port}${path}`];
   await run('taskset', args(WARMUP_S));
+  const before = await Promise.all(Object.values(watch).map(cpuMicros));
   const { stdout } = await run('taskset', args(MEASURE_S));
+  const after = await Promise.all(Object.values(watch).map(cpuMicros));
   if (/Non-2xx or 3xx responses/.test(stdout)) throw new Error(`wrk on ${port}${path}: some answers were not 2xx:\n${stdout}`);
-  return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN);
+  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? Number.NaN);
+  const cpuPerRequest = Object.fromEntries(Object.keys(watch).map((name, i) => [name, ((after[i] ?? 0) - (before[i] ?? 0)) / requests]));
+  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN), cpuPerRequest };
 }
 
 /** Resident and peak resident memory of a process, in MiB. */
@@ -176,7 +195,8 @@ async function measureAll(): Promise<Map<string, Figure>> {
     const passthrough = await start(SERVER_CORE, [upstreamUrl, TLS], join(bundles, 'passthrough.js'));
     children.push(passthrough.process);
     const nginxPort = await freePort();
-    children.push(await startNginx(dir, upstreamUrl, nginxPort));
+    const nginx = await startNginx(dir, upstreamUrl, nginxPort);
+    children.push(nginx);
     const token = String(sidecar.line.token);
     const ports = { direct: Number(new URL(upstreamUrl).port), sidecar: Number(sidecar.line.port), nginx: nginxPort, passthrough: Number(passthrough.line.port) };
     const idle = { sidecar: await memory(sidecar.process.pid ?? 0), passthrough: await memory(passthrough.process.pid ?? 0) };
@@ -186,16 +206,25 @@ async function measureAll(): Promise<Map<string, Figure>> {
     const latencies = client.line as Record<'direct' | 'sidecar' | 'nginx', { p50: number; p99: number }>;
     const p = (name: 'direct' | 'sidecar' | 'nginx', q: 50 | 99): number => latencies[name][q === 50 ? 'p50' : 'p99'];
 
+    // CPU per request of each proxy and of the upstream behind it: the throughput ratio's why.
+    const upstreamPid = upstream.process.pid ?? 0;
+    const nginxWorker = Number((await run('pgrep', ['-P', String(nginx.pid ?? 0)])).stdout.trim().split('\n')[0]);
+    const gets = {
+      sidecar: await wrk(ports.sidecar, BENCH_PATHS.get, token, { proxy: sidecar.process.pid ?? 0, upstream: upstreamPid }),
+      nginx: await wrk(ports.nginx, BENCH_PATHS.get, token, { proxy: nginxWorker, upstream: upstreamPid }),
+      passthrough: await wrk(ports.passthrough, BENCH_PATHS.get, token, { proxy: passthrough.process.pid ?? 0, upstream: upstreamPid }),
+    };
+    const rps = async (...args: Parameters<typeof wrk>): Promise<number> => (await wrk(...args)).rps;
     const rate = {
-      getSidecar: await wrk(ports.sidecar, BENCH_PATHS.get, token),
-      getNginx: await wrk(ports.nginx, BENCH_PATHS.get, token),
-      getPassthrough: await wrk(ports.passthrough, BENCH_PATHS.get, token),
-      podsSidecar: await wrk(ports.sidecar, BENCH_PATHS.pods, token),
-      podsNginx: await wrk(ports.nginx, BENCH_PATHS.pods, token),
+      getSidecar: gets.sidecar.rps,
+      getNginx: gets.nginx.rps,
+      getPassthrough: gets.passthrough.rps,
+      podsSidecar: await rps(ports.sidecar, BENCH_PATHS.pods, token),
+      podsNginx: await rps(ports.nginx, BENCH_PATHS.pods, token),
       // Run on the pass-through too, so its peak memory covers the same loads as the sidecar's.
-      podsPassthrough: await wrk(ports.passthrough, BENCH_PATHS.pods, token),
-      secretsSidecar: await wrk(ports.sidecar, BENCH_PATHS.secrets, token),
-      secretsPassthrough: await wrk(ports.passthrough, BENCH_PATHS.secrets, token),
+      podsPassthrough: await rps(ports.passthrough, BENCH_PATHS.pods, token),
+      secretsSidecar: await rps(ports.sidecar, BENCH_PATHS.secrets, token),
+      secretsPassthrough: await rps(ports.passthrough, BENCH_PATHS.secrets, token),
     };
     const loaded = { sidecar: await memory(sidecar.process.pid ?? 0), passthrough: await memory(passthrough.process.pid ?? 0) };
     const secretsMB = (sizes[BENCH_PATHS.secrets] ?? 0) / 1e6;
@@ -205,6 +234,9 @@ async function measureAll(): Promise<Map<string, Figure>> {
       figure('sidecar-get-added-latency-p99', p('sidecar', 99) - p('direct', 99), 'ms', p('nginx', 99) - p('direct', 99), 'nginx, added over direct (one client in series)'),
       figure('sidecar-get-32c-throughput', rate.getSidecar, 'req/s', rate.getNginx, 'nginx, 32 connections', 0),
       figure('node-passthrough-get-32c-throughput', rate.getPassthrough, 'req/s', rate.getNginx, 'nginx, 32 connections', 0),
+      figure('sidecar-get-32c-cpu-per-request', gets.sidecar.cpuPerRequest.proxy ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.proxy ?? Number.NaN, 'nginx worker, CPU per GET at 32 connections (user + system, /proc)', 0),
+      figure('node-passthrough-get-32c-cpu-per-request', gets.passthrough.cpuPerRequest.proxy ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.proxy ?? Number.NaN, 'nginx worker, CPU per GET at 32 connections (user + system, /proc)', 0),
+      figure('sidecar-upstream-get-cpu-per-request', gets.sidecar.cpuPerRequest.upstream ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.upstream ?? Number.NaN, 'the same upstream behind nginx (it shares the proxies\' core)', 0),
       figure('sidecar-list-100-pods-32c-throughput', rate.podsSidecar, 'req/s', rate.podsNginx, 'nginx, 32 connections', 0),
       figure('node-passthrough-list-100-pods-32c-throughput', rate.podsPassthrough, 'req/s', rate.podsNginx, 'nginx, 32 connections', 0),
       figure('sidecar-list-100-secrets-masked-32c', rate.secretsSidecar * secretsMB, 'MB/s', rate.secretsPassthrough * secretsMB, 'bare Node.js TLS pass-through (unmasked), 32 connections', 1),
@@ -225,6 +257,7 @@ let measured: Promise<Map<string, Figure>> | undefined;
 
 const NAMES = [
   'sidecar-get-added-latency-p50', 'sidecar-get-added-latency-p99', 'sidecar-get-32c-throughput', 'node-passthrough-get-32c-throughput',
+  'sidecar-get-32c-cpu-per-request', 'node-passthrough-get-32c-cpu-per-request', 'sidecar-upstream-get-cpu-per-request',
   'sidecar-list-100-pods-32c-throughput', 'node-passthrough-list-100-pods-32c-throughput', 'sidecar-list-100-secrets-masked-32c', 'sidecar-rss-idle', 'sidecar-rss-peak-under-load', 'sidecar-ready',
 ] as const;
 

@@ -105,6 +105,23 @@ test('maskJson keeps integers beyond 2^53 exact in a masked document and its las
   t.deepEqual(leaks(masked.text), []);
 });
 
+test('maskJson keeps integers beyond 2^53 exact wherever the walk keeps them: arrays, list items, Table cells, binaryData', (t) => {
+  const secret = '{"kind":"Secret","metadata":{"name":"s"},"data":{"k":"aHVudGVyMg=="}}';
+  const rows = [
+    `{"kind":"List","apiVersion":"v1","items":[${secret},{"kind":"ConfigMap","metadata":{"name":"c"},"data":{"ids":[1,9007199254740993]}}]}`,
+    `{"kind":"Table","apiVersion":"meta.k8s.io/v1","columnDefinitions":[{"name":"Name"},{"name":"Size"}],"rows":[{"cells":["s","x"],"object":${secret}},{"cells":["c",18446744073709551615],"object":{"kind":"ConfigMap","metadata":{"name":"c"}}}]}`,
+    `{"kind":"List","apiVersion":"v1","items":[${secret},{"kind":"ConfigMap","metadata":{"name":"c"},"binaryData":{"n":12345678901234567890}}]}`,
+  ];
+  for (const text of rows) {
+    const masked = masker.maskJson(text);
+    t.true(masked.count >= 1, text);
+    for (const big of ['9007199254740993', '18446744073709551615', '12345678901234567890']) if (text.includes(big)) t.true(masked.text.includes(big), masked.text);
+    t.deepEqual(leaks(masked.text), []);
+  }
+  const plain = '{"kind":"ConfigMap","metadata":{"name":"c"},"data":{"uid":"1234567890123456789012"},"spec":{"n":1234567890123456}}';
+  t.is(masker.maskJson(plain).text, plain, 'digits in strings and safe 16-digit integers need no second parse');
+});
+
 const failures: Array<{ name: string; text: string; code: MaskingError['code'] }> = [
   { name: 'truncated JSON holding a secret', text: '{"kind":"Secret","data":{"password":"aHVudGVyMg==', code: 'unparseable' },
   { name: 'not JSON at all (an HTML error page with a token)', text: `<html>Bearer ${JWT}</html>`, code: 'unparseable' },
