@@ -6,7 +6,9 @@
  * runs on another node). GET of one object (cached decision), LIST of 100
  * pods, LIST of 100 Secrets with masking; RSS idle and at peak under load; time to ready.
  * The sidecar runs as the image runs it (the bundle, the ENTRYPOINT's Node flags: see
- * test/helpers/shipped.ts), and so does the bare pass-through it is compared with.
+ * test/helpers/shipped.ts), and so does the bare pass-through it is compared with. The sidecar's
+ * transport alone (transport.ts: its server and upstream client, none of its per-request work) and
+ * the CPU each process spends per GET (user + system, /proc) say where the sidecar's time goes.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -24,6 +26,7 @@ import type { Bench, Figure } from './measure.ts';
 const run = promisify(execFile);
 const SERVE = fileURLToPath(new URL('./sidecar-serve.ts', import.meta.url));
 const PASSTHROUGH = fileURLToPath(new URL('./passthrough.ts', import.meta.url));
+const TRANSPORT = fileURLToPath(new URL('./transport.ts', import.meta.url));
 const TLS = fileURLToPath(new URL('../fixtures/tls/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LOAD_CORE = '0';
@@ -180,6 +183,7 @@ async function measureAll(): Promise<Map<string, Figure>> {
     const shipped = await buildShipped(join(bundles, 'dist'));
     // The baseline runs bundled too, with the same Node flags: neither pays for type stripping.
     await build({ entryPoints: [PASSTHROUGH], outfile: join(bundles, 'passthrough.js'), bundle: true, format: 'esm', platform: 'node', target: 'node24', logLevel: 'error' });
+    await build({ entryPoints: [TRANSPORT], outfile: join(bundles, 'transport.js'), bundle: true, format: 'esm', platform: 'node', target: 'node24', logLevel: 'error' });
     const upstream = await start(SERVER_CORE, ['upstream']);
     children.push(upstream.process);
     const upstreamUrl = String(upstream.line.upstreamUrl);
@@ -194,11 +198,13 @@ async function measureAll(): Promise<Map<string, Figure>> {
     const sidecar = { process: shippedSidecar.process, readyMs: shippedSidecar.readyMs, line: { token: shippedSidecar.token, port: shippedSidecar.apiPort } };
     const passthrough = await start(SERVER_CORE, [upstreamUrl, TLS], join(bundles, 'passthrough.js'));
     children.push(passthrough.process);
+    const transport = await start(SERVER_CORE, [upstreamUrl, TLS], join(bundles, 'transport.js'));
+    children.push(transport.process);
     const nginxPort = await freePort();
     const nginx = await startNginx(dir, upstreamUrl, nginxPort);
     children.push(nginx);
     const token = String(sidecar.line.token);
-    const ports = { direct: Number(new URL(upstreamUrl).port), sidecar: Number(sidecar.line.port), nginx: nginxPort, passthrough: Number(passthrough.line.port) };
+    const ports = { direct: Number(new URL(upstreamUrl).port), sidecar: Number(sidecar.line.port), nginx: nginxPort, passthrough: Number(passthrough.line.port), transport: Number(transport.line.port) };
     const idle = { sidecar: await memory(sidecar.process.pid ?? 0), passthrough: await memory(passthrough.process.pid ?? 0) };
 
     // One client in series, targets interleaved round by round so each sees the same machine.
@@ -213,6 +219,7 @@ async function measureAll(): Promise<Map<string, Figure>> {
       sidecar: await wrk(ports.sidecar, BENCH_PATHS.get, token, { proxy: sidecar.process.pid ?? 0, upstream: upstreamPid }),
       nginx: await wrk(ports.nginx, BENCH_PATHS.get, token, { proxy: nginxWorker, upstream: upstreamPid }),
       passthrough: await wrk(ports.passthrough, BENCH_PATHS.get, token, { proxy: passthrough.process.pid ?? 0, upstream: upstreamPid }),
+      transport: await wrk(ports.transport, BENCH_PATHS.get, token, { proxy: transport.process.pid ?? 0, upstream: upstreamPid }),
     };
     const rps = async (...args: Parameters<typeof wrk>): Promise<number> => (await wrk(...args)).rps;
     const rate = {
@@ -236,6 +243,8 @@ async function measureAll(): Promise<Map<string, Figure>> {
       figure('node-passthrough-get-32c-throughput', rate.getPassthrough, 'req/s', rate.getNginx, 'nginx, 32 connections', 0),
       figure('sidecar-get-32c-cpu-per-request', gets.sidecar.cpuPerRequest.proxy ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.proxy ?? Number.NaN, 'nginx worker, CPU per GET at 32 connections (user + system, /proc)', 0),
       figure('node-passthrough-get-32c-cpu-per-request', gets.passthrough.cpuPerRequest.proxy ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.proxy ?? Number.NaN, 'nginx worker, CPU per GET at 32 connections (user + system, /proc)', 0),
+      figure('sidecar-transport-get-32c-throughput', gets.transport.rps, 'req/s', rate.getNginx, 'nginx, 32 connections', 0),
+      figure('sidecar-transport-get-32c-cpu-per-request', gets.transport.cpuPerRequest.proxy ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.proxy ?? Number.NaN, 'nginx worker, CPU per GET at 32 connections (user + system, /proc)', 0),
       figure('sidecar-upstream-get-cpu-per-request', gets.sidecar.cpuPerRequest.upstream ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.upstream ?? Number.NaN, 'the same upstream behind nginx (it shares the proxies\' core)', 0),
       figure('sidecar-list-100-pods-32c-throughput', rate.podsSidecar, 'req/s', rate.podsNginx, 'nginx, 32 connections', 0),
       figure('node-passthrough-list-100-pods-32c-throughput', rate.podsPassthrough, 'req/s', rate.podsNginx, 'nginx, 32 connections', 0),
@@ -257,7 +266,7 @@ let measured: Promise<Map<string, Figure>> | undefined;
 
 const NAMES = [
   'sidecar-get-added-latency-p50', 'sidecar-get-added-latency-p99', 'sidecar-get-32c-throughput', 'node-passthrough-get-32c-throughput',
-  'sidecar-get-32c-cpu-per-request', 'node-passthrough-get-32c-cpu-per-request', 'sidecar-upstream-get-cpu-per-request',
+  'sidecar-get-32c-cpu-per-request', 'node-passthrough-get-32c-cpu-per-request', 'sidecar-transport-get-32c-throughput', 'sidecar-transport-get-32c-cpu-per-request', 'sidecar-upstream-get-cpu-per-request',
   'sidecar-list-100-pods-32c-throughput', 'node-passthrough-list-100-pods-32c-throughput', 'sidecar-list-100-secrets-masked-32c', 'sidecar-rss-idle', 'sidecar-rss-peak-under-load', 'sidecar-ready',
 ] as const;
 
