@@ -348,6 +348,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
           }
           parts.add(chunk);
           // Past the budget of all answers held at once, this one waits (TCP holds the rest) for older ones to be done.
+          // (A paused exchange's silence bound waits too: the quiet is the sidecar's, not the API server's.)
           if (!share.add(chunk.length)) {
             exchange.pause();
             share.onTurn(() => exchange.resume());

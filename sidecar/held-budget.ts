@@ -19,6 +19,8 @@ export interface HeldShare {
 interface Entry {
   bytes: number;
   waiting: (() => void) | undefined;
+  /** Told to pause and not yet given its turn: more bytes read meanwhile are the same wait. */
+  paused: boolean;
   released: boolean;
 }
 
@@ -53,7 +55,7 @@ export class HeldBudget {
 
   /** A share for an answer about to be held. */
   open(): HeldShare {
-    const entry: Entry = { bytes: 0, waiting: undefined, released: false };
+    const entry: Entry = { bytes: 0, waiting: undefined, paused: false, released: false };
     this.#entries.push(entry);
     return {
       add: (bytes) => {
@@ -61,12 +63,20 @@ export class HeldBudget {
         entry.bytes += bytes;
         this.#held += bytes;
         if (this.#mayRead(entry)) return true;
-        this.#waits++;
+        // The rest of a socket read (several chunks of a chunked answer) reaches add() after the
+        // pause: one wait, counted once.
+        if (!entry.paused) this.#waits++;
+        entry.paused = true;
         return false;
       },
       onTurn: (resume) => {
-        if (entry.released || this.#mayRead(entry)) resume();
-        else entry.waiting = resume;
+        if (entry.released || this.#mayRead(entry)) {
+          entry.paused = false;
+          entry.waiting = undefined;
+          resume();
+        } else {
+          entry.waiting = resume;
+        }
       },
       release: () => {
         if (entry.released) return;
@@ -91,6 +101,7 @@ export class HeldBudget {
       if (!this.#mayRead(entry)) break;
       const resume = entry.waiting;
       entry.waiting = undefined;
+      entry.paused = false;
       resume();
     }
   }

@@ -132,12 +132,26 @@ class PooledExchange implements Exchange {
     this.handlers = handlers;
   }
 
+  /** True while paused: the silence bound is suspended, since not reading is the caller's choice, not the API server's silence. */
+  paused = false;
+
   pause(): void {
-    this.connection?.socket.pause();
+    const socket = this.connection?.socket;
+    if (socket === undefined) return;
+    socket.pause();
+    // A paused socket reads nothing, so the bound would blame the API server for the caller's
+    // back-pressure (an agent reading slowly, an answer waiting for the held budget). The caller
+    // bounds its own waits (the write-stall bound; the older answers' own bounds).
+    if (!this.paused) socket.setTimeout(0);
+    this.paused = true;
   }
 
   resume(): void {
-    this.connection?.socket.resume();
+    const socket = this.connection?.socket;
+    if (socket === undefined) return;
+    if (this.paused) socket.setTimeout(this.answered ? this.call.timeoutMs : (this.call.headTimeoutMs ?? this.call.timeoutMs));
+    this.paused = false;
+    socket.resume();
   }
 
   abort(): void {

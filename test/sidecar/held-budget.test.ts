@@ -80,6 +80,26 @@ test('budget: each answer\'s first bytes never wait, so a small GET does not que
   t.is(new HeldBudget(1).freeBytes, 64 * 1024, 'the default allowance');
 });
 
+test('budget: one wait is counted once, however many pieces of the answer come before its pause takes hold', (t) => {
+  const budget = new HeldBudget(100, { freeBytes: 0 });
+  const a = budget.open();
+  const b = budget.open();
+  a.add(100);
+  // One socket read holds several chunks of a chunked answer: each reaches add() after the first paused it.
+  t.false(b.add(10));
+  t.false(b.add(10));
+  t.false(b.add(10));
+  t.is(budget.waits, 1, 'one pause, one wait');
+  let resumed = 0;
+  b.onTurn(() => resumed++);
+  a.release();
+  t.is(resumed, 1);
+  t.true(b.add(200), 'the oldest now');
+  const c = budget.open();
+  t.false(c.add(10), 'the next answer past the limit');
+  t.is(budget.waits, 2, 'a new wait is counted');
+});
+
 /** A PodList of about `bytes`, as JSON. */
 function podList(bytes: number, name: string): string {
   const items: unknown[] = [];
@@ -153,5 +173,60 @@ test('through the sidecar: past sidecar.masking.maxHeldBytes a second answer wai
   t.is(a.body, first, 'the first answer arrives whole');
   t.is(b.body, second, 'the second answer arrives whole');
   t.true(secondDoneAt > restSentAt, 'the second answer went out only after the first was let go on');
+  await until(async () => (await metric(port, 'agentgate_sidecar_held_bytes')) === 0, 5000, 'the budget given back');
+});
+
+test('through the sidecar: an answer waiting for room is not cut by the upstream silence bound, which is the API server\'s, not the sidecar\'s own pause', async (t) => {
+  const upstream = await startScriptedUpstream();
+  const first = podList(600 * 1024, 'first');
+  const second = podList(600 * 1024, 'second');
+  const split = 400 * 1024;
+  let firstEndedAt = Number.POSITIVE_INFINITY;
+  upstream.respond = (received, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(received.url.includes('first') ? first : second) });
+    if (received.url.includes('second')) {
+      res.end(second);
+      return;
+    }
+    // The first answer trickles (never silent) for 2.5 upstream silence bounds, holding the budget all along.
+    res.write(first.slice(0, split));
+    let at = split;
+    const tick = setInterval(() => {
+      res.write(first.slice(at, at + 10));
+      at += 10;
+    }, 100);
+    setTimeout(() => {
+      clearInterval(tick);
+      firstEndedAt = performance.now();
+      res.end(first.slice(at));
+    }, 2500);
+  };
+  const world = await startWorld({
+    upstreamUrl: upstream.url,
+    env: { AGENTGATE_SIDECAR_MASKING_MAX_HELD_BYTES: '256KiB' },
+    deps: { maskResponse: createMaskResponse({ rules: defaultMaskingRules }), upstreamTimeoutMs: 1000 },
+  });
+  t.teardown(async () => {
+    await world.close();
+    await upstream.close();
+  });
+  grantPodReads(world);
+  const token = await world.token();
+  const headers = { authorization: `Bearer ${token}`, accept: 'application/json' };
+  const port = world.sidecar.healthPort;
+  const firstCall = world.call('GET', '/api/v1/namespaces/agents/pods?labelSelector=first', { headers });
+  await until(async () => (await metric(port, 'agentgate_sidecar_held_bytes')) >= split, 5000, 'the first answer held in part');
+  let secondDoneAt = 0;
+  const secondCall = world.call('GET', '/api/v1/namespaces/agents/pods?labelSelector=second', { headers }).then((answer) => {
+    secondDoneAt = performance.now();
+    return answer;
+  });
+  await until(async () => (await metric(port, 'agentgate_sidecar_held_waits_total')) >= 1, 5000, 'the second answer waiting for room');
+  const [a, b] = await Promise.all([firstCall, secondCall]);
+  t.is(a.status, 200);
+  t.is(b.status, 200, `the waiting answer was cut: ${b.body.slice(0, 200)}`);
+  t.is(b.body, second, 'the second answer arrives whole');
+  t.true(secondDoneAt > firstEndedAt, 'it still waited for the older answer');
+  t.true((await metric(port, 'agentgate_sidecar_held_waits_total')) <= 2, 'kept alive while waiting, its wait is counted once');
   await until(async () => (await metric(port, 'agentgate_sidecar_held_bytes')) === 0, 5000, 'the budget given back');
 });

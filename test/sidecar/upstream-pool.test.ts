@@ -519,6 +519,32 @@ test('pool: a paused exchange gets its whole answer once resumed, and its connec
   t.is(server.connections(), 1);
 });
 
+test('pool: a paused exchange\'s silence bound waits while it is paused (the quiet is the caller\'s) and applies again once resumed', async (t) => {
+  const server = await rawServer((socket, request) => {
+    // Half the body at once; the rest only when asked for by a second request on another connection.
+    if (request.includes('/half')) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n{"a":');
+  });
+  t.teardown(() => server.close());
+  const pool = new UpstreamPool({ host: '127.0.0.1', port: server.port, servername: undefined, ca });
+  t.teardown(() => pool.close());
+  const started = performance.now();
+  const outcome = await new Promise<{ error?: NodeJS.ErrnoException; at: number }>((resolve) => {
+    const exchange = pool.request({ method: 'GET', path: '/half', headers: {}, timeoutMs: 200 }, {
+      head: () => undefined,
+      data: () => {
+        // Paused for five silence bounds: not cut meanwhile.
+        exchange.pause();
+        setTimeout(() => exchange.resume(), 1000);
+      },
+      end: () => resolve({ at: performance.now() - started }),
+      error: (error) => resolve({ error, at: performance.now() - started }),
+    });
+  });
+  // Resumed, the API server's silence counts again: cut one bound later.
+  t.is(outcome.error?.code, SILENT);
+  t.true(outcome.at >= 1000, `cut ${Math.round(outcome.at)} ms after the request, before it was resumed at 1000 ms`);
+});
+
 test('pool: an exchange hears head, data, then one end or one error, and nothing after; its connection is closed unless the answer ended clean', async (t) => {
   const server = await rawServer((socket, request) => {
     if (request.includes('/cut')) socket.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{"a"');

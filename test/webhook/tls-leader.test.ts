@@ -2,11 +2,13 @@
 // configurations, a client verifying the Service name trusts the server, renewal before expiry
 // keeping the old CA trusted), and leader election over an in-memory Lease (the double serves
 // no coordination.k8s.io Leases).
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, sign, X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
 import test from 'ava';
+import forge from 'node-forge';
 import { kubeClient } from '../../webhook/kube/client.ts';
 import { LeaseConflict, runLeaderElection, type LeaseRecord, type LeaseStore } from '../../webhook/kube/leader.ts';
+import { createCertificateAuthority, issueServingCertificate } from '../../webhook/tls/certificates.ts';
 import { selfSignedTls } from '../../webhook/tls/self-signed.ts';
 import { eventually, installConfigurations, serviceConfig, startCluster, startService } from './service-harness.ts';
 
@@ -83,6 +85,32 @@ test('renewal before expiry: a new serving certificate, and a new CA trusted bes
   t.true(third.caBundle.startsWith(third.ca.certPem), 'the new CA comes first');
   t.true(third.caBundle.includes(first.ca.certPem), 'the old CA stays trusted until it expires');
   t.true(new X509Certificate(third.serving.certPem).verify(new X509Certificate(third.ca.certPem).publicKey));
+});
+
+test('certificates: the signature is node:crypto\'s RSASSA-PKCS1-v1_5 over SHA-256 of the TBS part, and a CA key forge wrote (older Secrets) still signs', (t) => {
+  const ca = createCertificateAuthority('test-ca');
+  t.regex(ca.keyPem, /^-----BEGIN RSA PRIVATE KEY-----\n/, 'PKCS#1 PEM with LF, as forge wrote it');
+  const serving = issueServingCertificate(ca, ['a.b.svc']);
+  const parsed = forge.pki.certificateFromPem(serving.certPem);
+  const tbs = Buffer.from(forge.asn1.toDer((forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate(parsed)).getBytes(), 'binary');
+  t.true(Buffer.from(parsed.signature as string, 'binary').equals(sign('sha256', tbs, createPrivateKey(ca.keyPem))));
+  const caCert = new X509Certificate(ca.certPem);
+  t.true(caCert.verify(caCert.publicKey), 'the CA verifies itself');
+  t.true(new X509Certificate(serving.certPem).checkPrivateKey(createPrivateKey(serving.keyPem)));
+  // A CA made by the forge code before: its key as forge.pki.privateKeyToPem wrote it (LF).
+  const old = forge.pki.rsa.generateKeyPair({ bits: 1024 });
+  const oldCert = forge.pki.createCertificate();
+  oldCert.publicKey = old.publicKey;
+  oldCert.serialNumber = '01';
+  oldCert.validity.notBefore = new Date(Date.now() - 60_000);
+  oldCert.validity.notAfter = new Date(Date.now() + DAY);
+  oldCert.setSubject([{ name: 'commonName', value: 'old-ca' }]);
+  oldCert.setIssuer([{ name: 'commonName', value: 'old-ca' }]);
+  oldCert.setExtensions([{ name: 'basicConstraints', cA: true, critical: true }]);
+  oldCert.sign(old.privateKey, forge.md.sha256.create());
+  const oldCa = { certPem: forge.pki.certificateToPem(oldCert).replace(/\r\n/g, '\n'), keyPem: forge.pki.privateKeyToPem(old.privateKey).replace(/\r\n/g, '\n') };
+  const renewed = issueServingCertificate(oldCa, ['a.b.svc']);
+  t.true(new X509Certificate(renewed.certPem).verify(new X509Certificate(oldCa.certPem).publicKey));
 });
 
 /** A Lease in memory with resourceVersion checks, as the API server does them. */
