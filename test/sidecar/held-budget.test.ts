@@ -2,12 +2,13 @@
 // budget's rules on their own, then through a sidecar whose upstream holds one answer half sent
 // while a second one arrives whole.
 import { get } from 'node:http';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { defaultMaskingRules } from '../../src/masking/index.ts';
 import { HeldBudget } from '../../sidecar/held-budget.ts';
 import { createMaskResponse } from '../../sidecar/masking.ts';
 import { grantPodReads, startWorld, until } from './harness.ts';
-import { startScriptedUpstream } from './upstream.ts';
+import { startScriptedUpstream, type ScriptedUpstream } from './upstream.ts';
+import type { SidecarDeps } from '../../sidecar/start.ts';
 
 test('budget: answers read on while the total is within the limit; past it a later one waits and the oldest goes on', (t) => {
   const budget = new HeldBudget(100, { freeBytes: 0 });
@@ -121,6 +122,31 @@ function metric(port: number, name: string): Promise<number> {
   });
 }
 
+/** Two LISTs through a sidecar with a 256 KiB budget: the first starts and is held in part, then the second, which must wait. */
+async function twoAnswers(t: ExecutionContext, upstream: ScriptedUpstream, split: number, deps: Partial<SidecarDeps> = {}) {
+  const world = await startWorld({
+    upstreamUrl: upstream.url,
+    env: { AGENTGATE_SIDECAR_MASKING_MAX_HELD_BYTES: '256KiB' },
+    deps: { maskResponse: createMaskResponse({ rules: defaultMaskingRules }), ...deps },
+  });
+  t.teardown(async () => {
+    await world.close();
+    await upstream.close();
+  });
+  grantPodReads(world);
+  const headers = { authorization: `Bearer ${await world.token()}`, accept: 'application/json' };
+  const port = world.sidecar.healthPort;
+  const firstCall = world.call('GET', '/api/v1/namespaces/agents/pods?labelSelector=first', { headers });
+  await until(async () => (await metric(port, 'agentgate_sidecar_held_bytes')) >= split, 5000, 'the first answer held in part');
+  const second = { doneAt: 0 };
+  const secondCall = world.call('GET', '/api/v1/namespaces/agents/pods?labelSelector=second', { headers }).then((answer) => {
+    second.doneAt = performance.now();
+    return answer;
+  });
+  await until(async () => (await metric(port, 'agentgate_sidecar_held_waits_total')) >= 1, 5000, 'the second answer waiting for room');
+  return { port, firstCall, secondCall, second };
+}
+
 test('through the sidecar: past sidecar.masking.maxHeldBytes a second answer waits until the older one is sent, and both arrive whole', async (t) => {
   const upstream = await startScriptedUpstream();
   const first = podList(600 * 1024, 'first');
@@ -141,29 +167,8 @@ test('through the sidecar: past sidecar.masking.maxHeldBytes a second answer wai
       res.end(first.slice(split));
     };
   };
-  const world = await startWorld({
-    upstreamUrl: upstream.url,
-    env: { AGENTGATE_SIDECAR_MASKING_MAX_HELD_BYTES: '256KiB' },
-    deps: { maskResponse: createMaskResponse({ rules: defaultMaskingRules }) },
-  });
-  t.teardown(async () => {
-    await world.close();
-    await upstream.close();
-  });
-  grantPodReads(world);
-  const token = await world.token();
-  const headers = { authorization: `Bearer ${token}`, accept: 'application/json' };
-  const port = world.sidecar.healthPort;
-
-  const firstCall = world.call('GET', '/api/v1/namespaces/agents/pods?labelSelector=first', { headers });
-  await until(async () => (await metric(port, 'agentgate_sidecar_held_bytes')) >= split, 5000, 'the first answer held in part');
-  let secondDoneAt = 0;
-  const secondCall = world.call('GET', '/api/v1/namespaces/agents/pods?labelSelector=second', { headers }).then((answer) => {
-    secondDoneAt = performance.now();
-    return answer;
-  });
-  await until(async () => (await metric(port, 'agentgate_sidecar_held_waits_total')) >= 1, 5000, 'the second answer waiting for room');
-  t.is(secondDoneAt, 0, 'the second answer is not sent while the older one holds the budget');
+  const { port, firstCall, secondCall, second: secondDone } = await twoAnswers(t, upstream, split);
+  t.is(secondDone.doneAt, 0, 'the second answer is not sent while the older one holds the budget');
   const heldWhileWaiting = await metric(port, 'agentgate_sidecar_held_bytes');
   t.true(heldWhileWaiting < split + 256 * 1024, `the waiting answer holds no more than what it had read: ${heldWhileWaiting} bytes held`);
   sendRest();
@@ -172,7 +177,7 @@ test('through the sidecar: past sidecar.masking.maxHeldBytes a second answer wai
   t.is(b.status, 200);
   t.is(a.body, first, 'the first answer arrives whole');
   t.is(b.body, second, 'the second answer arrives whole');
-  t.true(secondDoneAt > restSentAt, 'the second answer went out only after the first was let go on');
+  t.true(secondDone.doneAt > restSentAt, 'the second answer went out only after the first was let go on');
   await until(async () => (await metric(port, 'agentgate_sidecar_held_bytes')) === 0, 5000, 'the budget given back');
 });
 
@@ -201,32 +206,12 @@ test('through the sidecar: an answer waiting for room is not cut by the upstream
       res.end(first.slice(at));
     }, 2500);
   };
-  const world = await startWorld({
-    upstreamUrl: upstream.url,
-    env: { AGENTGATE_SIDECAR_MASKING_MAX_HELD_BYTES: '256KiB' },
-    deps: { maskResponse: createMaskResponse({ rules: defaultMaskingRules }), upstreamTimeoutMs: 1000 },
-  });
-  t.teardown(async () => {
-    await world.close();
-    await upstream.close();
-  });
-  grantPodReads(world);
-  const token = await world.token();
-  const headers = { authorization: `Bearer ${token}`, accept: 'application/json' };
-  const port = world.sidecar.healthPort;
-  const firstCall = world.call('GET', '/api/v1/namespaces/agents/pods?labelSelector=first', { headers });
-  await until(async () => (await metric(port, 'agentgate_sidecar_held_bytes')) >= split, 5000, 'the first answer held in part');
-  let secondDoneAt = 0;
-  const secondCall = world.call('GET', '/api/v1/namespaces/agents/pods?labelSelector=second', { headers }).then((answer) => {
-    secondDoneAt = performance.now();
-    return answer;
-  });
-  await until(async () => (await metric(port, 'agentgate_sidecar_held_waits_total')) >= 1, 5000, 'the second answer waiting for room');
+  const { port, firstCall, secondCall, second: secondDone } = await twoAnswers(t, upstream, split, { upstreamTimeoutMs: 1000 });
   const [a, b] = await Promise.all([firstCall, secondCall]);
   t.is(a.status, 200);
   t.is(b.status, 200, `the waiting answer was cut: ${b.body.slice(0, 200)}`);
   t.is(b.body, second, 'the second answer arrives whole');
-  t.true(secondDoneAt > firstEndedAt, 'it still waited for the older answer');
+  t.true(secondDone.doneAt > firstEndedAt, 'it still waited for the older answer');
   t.true((await metric(port, 'agentgate_sidecar_held_waits_total')) <= 2, 'kept alive while waiting, its wait is counted once');
   await until(async () => (await metric(port, 'agentgate_sidecar_held_bytes')) === 0, 5000, 'the budget given back');
 });
