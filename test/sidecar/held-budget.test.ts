@@ -1,7 +1,7 @@
 // The bound on answers held whole for masking across all requests (sidecar/held-budget.ts): the
 // budget's rules on their own, then through a sidecar whose upstream holds one answer half sent
 // while a second one arrives whole.
-import { get } from 'node:http';
+import { get, type ServerResponse } from 'node:http';
 import test, { type ExecutionContext } from 'ava';
 import { defaultMaskingRules } from '../../src/masking/index.ts';
 import { HeldBudget } from '../../sidecar/held-budget.ts';
@@ -122,6 +122,24 @@ function metric(port: number, name: string): Promise<number> {
   });
 }
 
+/** An upstream answering two LISTs of 600 KiB: `second` at once, `first` up to `split` bytes and then as `rest` goes on. */
+async function twoLists(rest: (res: ServerResponse, first: string, split: number) => void) {
+  const upstream = await startScriptedUpstream();
+  const first = podList(600 * 1024, 'first');
+  const second = podList(600 * 1024, 'second');
+  const split = 400 * 1024;
+  upstream.respond = (received, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(received.url.includes('first') ? first : second) });
+    if (received.url.includes('second')) {
+      res.end(second);
+      return;
+    }
+    res.write(first.slice(0, split));
+    rest(res, first, split);
+  };
+  return { upstream, first, second, split };
+}
+
 /** Two LISTs through a sidecar with a 256 KiB budget: the first starts and is held in part, then the second, which must wait. */
 async function twoAnswers(t: ExecutionContext, upstream: ScriptedUpstream, split: number, deps: Partial<SidecarDeps> = {}) {
   const world = await startWorld({
@@ -148,25 +166,15 @@ async function twoAnswers(t: ExecutionContext, upstream: ScriptedUpstream, split
 }
 
 test('through the sidecar: past sidecar.masking.maxHeldBytes a second answer waits until the older one is sent, and both arrive whole', async (t) => {
-  const upstream = await startScriptedUpstream();
-  const first = podList(600 * 1024, 'first');
-  const second = podList(600 * 1024, 'second');
-  const split = 400 * 1024;
   let sendRest: () => void = () => {};
   let restSentAt = Number.POSITIVE_INFINITY;
-  upstream.respond = (received, res) => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(received.url.includes('first') ? first : second) });
-    if (received.url.includes('second')) {
-      res.end(second);
-      return;
-    }
-    // The first answer stops half way until the test lets it go on.
-    res.write(first.slice(0, split));
+  // The first answer stops half way until the test lets it go on.
+  const { upstream, first, second, split } = await twoLists((res, body, at) => {
     sendRest = () => {
       restSentAt = performance.now();
-      res.end(first.slice(split));
+      res.end(body.slice(at));
     };
-  };
+  });
   const { port, firstCall, secondCall, second: secondDone } = await twoAnswers(t, upstream, split);
   t.is(secondDone.doneAt, 0, 'the second answer is not sent while the older one holds the budget');
   const heldWhileWaiting = await metric(port, 'agentgate_sidecar_held_bytes');
@@ -182,30 +190,20 @@ test('through the sidecar: past sidecar.masking.maxHeldBytes a second answer wai
 });
 
 test('through the sidecar: an answer waiting for room is not cut by the upstream silence bound, which is the API server\'s, not the sidecar\'s own pause', async (t) => {
-  const upstream = await startScriptedUpstream();
-  const first = podList(600 * 1024, 'first');
-  const second = podList(600 * 1024, 'second');
-  const split = 400 * 1024;
   let firstEndedAt = Number.POSITIVE_INFINITY;
-  upstream.respond = (received, res) => {
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(received.url.includes('first') ? first : second) });
-    if (received.url.includes('second')) {
-      res.end(second);
-      return;
-    }
-    // The first answer trickles (never silent) for 2.5 upstream silence bounds, holding the budget all along.
-    res.write(first.slice(0, split));
-    let at = split;
+  // The first answer trickles (never silent) for 2.5 upstream silence bounds, holding the budget all along.
+  const { upstream, second, split } = await twoLists((res, body, from) => {
+    let at = from;
     const tick = setInterval(() => {
-      res.write(first.slice(at, at + 10));
+      res.write(body.slice(at, at + 10));
       at += 10;
     }, 100);
     setTimeout(() => {
       clearInterval(tick);
       firstEndedAt = performance.now();
-      res.end(first.slice(at));
+      res.end(body.slice(at));
     }, 2500);
-  };
+  });
   const { port, firstCall, secondCall, second: secondDone } = await twoAnswers(t, upstream, split, { upstreamTimeoutMs: 1000 });
   const [a, b] = await Promise.all([firstCall, secondCall]);
   t.is(a.status, 200);
