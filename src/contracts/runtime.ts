@@ -1,5 +1,5 @@
 // How each role's container runs Node beyond the image's ENTRYPOINT flags (the Dockerfile's, the
-// same for every role): the NODE_OPTIONS its workload sets. The Helm chart sets them (its own
+// same for every role): the NODE_OPTIONS its workload sets. The Helm chart is to set them (its own
 // issue); the benchmarks and the bundle's tests run each role with them, so what they measure is
 // what ships.
 
