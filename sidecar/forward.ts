@@ -33,7 +33,7 @@ export interface UpstreamOptions {
 }
 
 /** Default of {@link UpstreamOptions.maxHeldBytes}. */
-export const DEFAULT_MAX_HELD_BYTES = 8 * 1024 * 1024;
+const DEFAULT_MAX_HELD_BYTES = 8 * 1024 * 1024;
 
 /** The upstream: a base URL and a keep-alive pool that verifies the API server's certificate. */
 export class Upstream {

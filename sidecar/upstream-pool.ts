@@ -135,6 +135,11 @@ class PooledExchange implements Exchange {
   /** True while paused: the silence bound is suspended, since not reading is the caller's choice, not the API server's silence. */
   paused = false;
 
+  /** The silence the API server is allowed now: to the head, then between body bytes. */
+  get silenceMs(): number {
+    return this.answered ? this.call.timeoutMs : (this.call.headTimeoutMs ?? this.call.timeoutMs);
+  }
+
   pause(): void {
     const socket = this.connection?.socket;
     if (socket === undefined) return;
@@ -149,7 +154,7 @@ class PooledExchange implements Exchange {
   resume(): void {
     const socket = this.connection?.socket;
     if (socket === undefined) return;
-    if (this.paused) socket.setTimeout(this.answered ? this.call.timeoutMs : (this.call.headTimeoutMs ?? this.call.timeoutMs));
+    if (this.paused) socket.setTimeout(this.silenceMs);
     this.paused = false;
     socket.resume();
   }
@@ -231,7 +236,7 @@ export class UpstreamPool {
     }
     if (connection === undefined) {
       this.#waiting.push(exchange);
-      const waitMs = exchange.call.headTimeoutMs ?? exchange.call.timeoutMs;
+      const waitMs = exchange.silenceMs;
       if (waitMs > 0) {
         exchange.waitTimer = setTimeout(() => {
           const at = this.#waiting.indexOf(exchange);
@@ -308,15 +313,14 @@ export class UpstreamPool {
       head: (head) => {
         exchange.answered = true;
         exchange.keepAlive = head.keepAlive;
-        const { headTimeoutMs, timeoutMs } = exchange.call;
-        if (headTimeoutMs !== undefined && headTimeoutMs !== timeoutMs) connection.socket.setTimeout(timeoutMs);
+        if (exchange.call.headTimeoutMs !== undefined && exchange.call.headTimeoutMs !== exchange.call.timeoutMs) connection.socket.setTimeout(exchange.silenceMs);
         exchange.handlers.head(head);
       },
       data: (chunk) => exchange.handlers.data(chunk),
       end: () => this.#ended(connection, exchange),
     }, exchange.call.method === 'HEAD');
     const socket = connection.socket;
-    socket.setTimeout(exchange.call.headTimeoutMs ?? exchange.call.timeoutMs);
+    socket.setTimeout(exchange.silenceMs);
     const head = exchange.head;
     const body = exchange.call.body;
     if (body === undefined || body.length === 0) {

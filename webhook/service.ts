@@ -83,13 +83,12 @@ export function serviceInjectOptions(config: ConfigFor<'webhook'>, buildVersion:
 
 /** Starts the service; resolves once the server listens (TLS material in hand). */
 export async function startWebhookService(options: WebhookServiceOptions): Promise<WebhookService> {
-  const { config, logger, signal } = options;
+  // The logger carries its component already (createLogger), as every role's does.
+  const { config, logger: log, signal } = options;
   const { webhook } = config;
   const timings = options.timings ?? {};
   const kube = options.kube ?? await kubeClient(webhook.kubeconfig);
   const identity = options.identity ?? config.pod.name ?? hostname();
-  // The CLI's logger carries the component already; a second one would repeat the key in every line.
-  const log = logger.bindings().component === 'webhook' ? logger : logger.child({ component: 'webhook' });
 
   const optionsFor = (version: ClusterVersion): InjectOptions => serviceInjectOptions(config, options.buildVersion, version);
   const versionWatch = await watchClusterVersion({
