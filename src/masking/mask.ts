@@ -101,6 +101,9 @@ export function createMasker(rules: MaskingRules): Masker {
     return replacement;
   };
 
+  // The walk writes a value back only when masking changed it: most come back as they were, and a
+  // store to objects of every shape is a megamorphic one (a pod masked 7–8 % faster, measured with
+  // both trees loaded in one process, interleaved).
   const value = (v: unknown, name: string, depth: number, pass: Pass): unknown => {
     if (typeof v === 'string') return sensitive(name) && v !== '' ? whole(v, MASK_MARKER, pass) : text(v, pass);
     if (typeof v !== 'object' || v === null) {
@@ -110,7 +113,11 @@ export function createMasker(rules: MaskingRules): Masker {
     }
     if (depth > MAX_DEPTH) throw new MaskingError('too-deep', `the response nests deeper than ${MAX_DEPTH} levels`);
     if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) v[i] = value(v[i], name, depth + 1, pass);
+      for (let i = 0; i < v.length; i++) {
+        const e = v[i] as unknown;
+        const out = value(e, name, depth + 1, pass);
+        if (out !== e) v[i] = out;
+      }
       return v;
     }
     return object(v as Obj, depth, false, pass);
@@ -141,16 +148,22 @@ export function createMasker(rules: MaskingRules): Masker {
       } else if (key === 'metadata' && isObj(v)) {
         metadata(v, depth + 1, secret, pass);
       } else if (key === 'items' && Array.isArray(v)) {
-        for (let i = 0; i < v.length; i++) v[i] = document(v[i], depth + 2, itemHint, pass);
+        for (let i = 0; i < v.length; i++) {
+          const e = v[i] as unknown;
+          const out = document(e, depth + 2, itemHint, pass);
+          if (out !== e) v[i] = out;
+        }
       } else if (event && key === 'object') {
-        o[key] = document(v, depth + 1, pass.contextSecret, pass);
+        const out = document(v, depth + 1, pass.contextSecret, pass);
+        if (out !== v) o[key] = out;
       } else if (key === 'binaryData' && kind === 'ConfigMap' && isObj(v)) {
         for (const k in v) v[k] = typeof v[k] === 'string' ? binary(v[k], pass) : value(v[k], k, depth + 2, pass);
       } else if (key === 'value' && typeof v === 'string' && typeof o.name === 'string' && v !== '' && sensitive(o.name)) {
         // An env var (or any name/value pair) named like a credential: its value is one.
         o[key] = whole(v, MASK_MARKER, pass);
       } else {
-        o[key] = value(v, key, depth + 1, pass);
+        const out = value(v, key, depth + 1, pass);
+        if (out !== v) o[key] = out;
       }
     }
     return o;
@@ -161,8 +174,20 @@ export function createMasker(rules: MaskingRules): Masker {
     if (isObj(annotations) && typeof annotations[LAST_APPLIED] === 'string') {
       annotations[LAST_APPLIED] = lastApplied(annotations[LAST_APPLIED], depth + 2, ownerSecret, pass);
     }
-    for (const key in m) if (key !== 'annotations' || !isObj(annotations)) m[key] = value(m[key], key, depth + 1, pass);
-    if (isObj(annotations)) for (const key in annotations) if (key !== LAST_APPLIED) annotations[key] = value(annotations[key], key, depth + 2, pass);
+    for (const key in m) {
+      if (key === 'annotations' && isObj(annotations)) continue;
+      const v = m[key];
+      const out = value(v, key, depth + 1, pass);
+      if (out !== v) m[key] = out;
+    }
+    if (isObj(annotations)) {
+      for (const key in annotations) {
+        if (key === LAST_APPLIED) continue;
+        const v = annotations[key];
+        const out = value(v, key, depth + 2, pass);
+        if (out !== v) annotations[key] = out;
+      }
+    }
   };
 
   /** kubectl keeps the whole applied object, Secret values included, in this annotation: mask it as an object. */
