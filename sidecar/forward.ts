@@ -377,7 +377,9 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
           const last = (piece?: Buffer | string): void => {
             if (piece === undefined) res.end(done);
             else res.end(piece, done);
-            if (!res.writableFinished) watchStall('finish');
+            // Only bytes the socket could not take yet wait on the agent: most answers are
+            // handed to the kernel whole, and a timer per request would be set and cleared for nothing.
+            if (!res.writableFinished && res.writableLength > 0) watchStall('finish');
           };
           if (method === 'HEAD') last();
           else if (length <= WRITE_SLICE) {

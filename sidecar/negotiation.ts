@@ -19,7 +19,26 @@ export const GZIP_THRESHOLD = 128 * 1024;
  * kept), `stream=watch` and other framing parameters dropped. Duplicates are removed.
  */
 export function jsonAccept(accept: string | undefined): string {
-  if (accept === undefined || accept.trim() === '') return 'application/json';
+  if (accept === undefined) return 'application/json';
+  // A client sends the same few Accept values again and again: their rewrites are remembered.
+  let rewritten = rewrites.get(accept);
+  if (rewritten === undefined) {
+    rewritten = rewriteAccept(accept);
+    if (accept.length <= MAX_REMEMBERED_ACCEPT) {
+      // The values are the agent's to choose: the memory is bounded, emptied when full.
+      if (rewrites.size >= MAX_REWRITES) rewrites.clear();
+      rewrites.set(accept, rewritten);
+    }
+  }
+  return rewritten;
+}
+
+const rewrites = new Map<string, string>();
+const MAX_REWRITES = 256;
+const MAX_REMEMBERED_ACCEPT = 512;
+
+function rewriteAccept(accept: string): string {
+  if (accept.trim() === '') return 'application/json';
   const out: string[] = [];
   for (const range of accept.split(',')) {
     const [type = '', ...params] = range.split(';').map((s) => s.trim());

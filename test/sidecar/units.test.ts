@@ -67,6 +67,10 @@ test('jsonAccept: protobuf, CBOR and YAML become JSON, keeping Table parameters'
     { name: 'upper case', accept: 'APPLICATION/VND.KUBERNETES.PROTOBUF', expected: 'application/json' },
   ];
   for (const row of rows) t.is(jsonAccept(row.accept), row.expected, row.name);
+  // Rewrites are remembered: asked again, and after more distinct values than the memory holds, the same answers.
+  for (const row of rows) t.is(jsonAccept(row.accept), row.expected, `${row.name}, asked again`);
+  for (let i = 0; i < 600; i++) t.is(jsonAccept(`application/json;as=Table;v=v${i};g=meta.k8s.io;stream=watch`), `application/json;as=Table;v=v${i};g=meta.k8s.io`);
+  for (const row of rows) t.is(jsonAccept(row.accept), row.expected, `${row.name}, after a flood of others`);
 });
 
 test('pod tokens: the current one is accepted; after a rotation the old one only for the grace period', (t) => {
