@@ -126,39 +126,43 @@ export function createMasker(rules: MaskingRules): Masker {
   /** An object at a document position (top level, list item, watch event, Table row): `hint` says its resource is Secret-like. */
   const document = (v: unknown, depth: number, hint: boolean, pass: Pass): unknown => (isObj(v) ? object(v, depth, hint, pass) : value(v, '', depth, pass));
 
-  const isSecret = (o: Obj, hint: boolean): boolean => {
-    const kind = o.kind;
+  /** True when `o` (of `kind`, when it has one) is Secret-like: by kind, by `hint` when it has none, or by its shape. */
+  const secretOf = (o: Obj, kind: string | undefined, hint: boolean): boolean => {
     // Typed lists omit their items' kind; an untyped Secret is still recognisable by its `type`.
-    if (typeof kind === 'string') return secretKinds.has(kind);
+    if (kind !== undefined) return secretKinds.has(kind);
     return hint || (isObj(o.metadata) && (isObj(o.data) || isObj(o.stringData)) && typeof o.type === 'string');
   };
+  const isSecret = (o: Obj, hint: boolean): boolean => secretOf(o, typeof o.kind === 'string' ? o.kind : undefined, hint);
 
   const object = (o: Obj, depth: number, hint: boolean, pass: Pass): Obj => {
     if (depth > MAX_DEPTH) throw new MaskingError('too-deep', `the response nests deeper than ${MAX_DEPTH} levels`);
-    const kind = typeof o.kind === 'string' ? o.kind : undefined;
-    const secret = isSecret(o, hint);
+    const kindValue = o.kind;
+    const kind = typeof kindValue === 'string' ? kindValue : undefined;
     if (kind === 'Table' && Array.isArray(o.rows)) return maskTable(o, depth, pass, walker);
-    const itemHint = pass.contextSecret || (kind !== undefined && secretListKinds.has(kind));
-    const event = kind === undefined && typeof o.type === 'string' && isObj(o.object);
+    // Whether the object is Secret-like, and the other facts of its own members, are read only for
+    // the members that need them: most objects are nested ones with none of those members.
+    let secret: boolean | undefined;
     for (const key in o) {
       const v = o[key];
-      if (secret && (key === 'data' || key === 'stringData') && isObj(v)) {
+      if ((key === 'data' || key === 'stringData') && isObj(v) && (secret ??= secretOf(o, kind, hint))) {
         const replacement = key === 'data' ? MASK_MARKER_BASE64 : MASK_MARKER;
         for (const k in v) v[k] = whole(v[k], replacement, pass);
       } else if (key === 'metadata' && isObj(v)) {
-        metadata(v, depth + 1, secret, pass);
+        metadata(v, depth + 1, (secret ??= secretOf(o, kind, hint)), pass);
       } else if (key === 'items' && Array.isArray(v)) {
+        const itemHint = pass.contextSecret || (kind !== undefined && secretListKinds.has(kind));
         for (let i = 0; i < v.length; i++) {
           const e = v[i] as unknown;
           const out = document(e, depth + 2, itemHint, pass);
           if (out !== e) v[i] = out;
         }
-      } else if (event && key === 'object') {
+      } else if (key === 'object' && kind === undefined && isObj(v) && typeof o.type === 'string') {
+        // A watch event: its object is a document.
         const out = document(v, depth + 1, pass.contextSecret, pass);
         if (out !== v) o[key] = out;
       } else if (key === 'binaryData' && kind === 'ConfigMap' && isObj(v)) {
         for (const k in v) v[k] = typeof v[k] === 'string' ? binary(v[k], pass) : value(v[k], k, depth + 2, pass);
-      } else if (key === 'value' && typeof v === 'string' && typeof o.name === 'string' && v !== '' && sensitive(o.name)) {
+      } else if (key === 'value' && typeof v === 'string' && v !== '' && typeof o.name === 'string' && sensitive(o.name)) {
         // An env var (or any name/value pair) named like a credential: its value is one.
         o[key] = whole(v, MASK_MARKER, pass);
       } else {
