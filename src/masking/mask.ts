@@ -142,8 +142,15 @@ export function createMasker(rules: MaskingRules): Masker {
     // Whether the object is Secret-like, and the other facts of its own members, are read only for
     // the members that need them: most objects are nested ones with none of those members.
     let secret: boolean | undefined;
+    let renamed: Array<[string, string]> | undefined;
     for (const key in o) {
       const v = o[key];
+      if (key.charCodeAt(1) === 0x3a && (key.charCodeAt(0) === 0x76 || key.charCodeAt(0) === 0x6b)) {
+        // managedFields' `v:"…"` and `k:{…}` keys spell out the values of set elements and list-map
+        // keys (a CRD's set of tokens, say): they are scanned as text, and renamed when masked.
+        const masked = text(key, pass);
+        if (masked !== key) (renamed ??= []).push([key, masked]);
+      }
       if ((key === 'data' || key === 'stringData') && isObj(v) && (secret ??= secretOf(o, kind, hint))) {
         const replacement = key === 'data' ? MASK_MARKER_BASE64 : MASK_MARKER;
         for (const k in v) v[k] = whole(v[k], replacement, pass);
@@ -168,6 +175,13 @@ export function createMasker(rules: MaskingRules): Masker {
       } else {
         const out = value(v, key, depth + 1, pass);
         if (out !== v) o[key] = out;
+      }
+    }
+    if (renamed !== undefined) {
+      for (const [from, to] of renamed) {
+        const v = o[from];
+        delete o[from];
+        o[to] = v;
       }
     }
     return o;

@@ -159,3 +159,26 @@ for (const row of badRules) {
     t.true(error?.problems.some((p) => p.startsWith(row.field)), error?.message);
   });
 }
+
+test('managedFields keys that spell out values (v: set elements, k: list-map keys) are scanned and renamed when they hold a secret', (t) => {
+  const GH = `ghp_${'a1B2c3D4e5'.repeat(3)}x9Y8z7`;
+  const SLACK = 'xoxb-1234567890-abcdefghij';
+  const fieldsV1 = {
+    'f:spec': {
+      'f:tokens': { [`v:"${GH}"`]: {}, 'v:"plain-value"': {} },
+      'f:hooks': { [`k:{"url":"https://hooks.example.com","token":"${SLACK}"}`]: { '.': {}, 'f:url': {} }, 'k:{"name":"app"}': { 'f:image': {} } },
+    },
+  };
+  const object = { apiVersion: 'example.com/v1', kind: 'Integration', metadata: { name: 'ci', namespace: 'payments', managedFields: [{ manager: 'kubectl', operation: 'Apply', apiVersion: 'example.com/v1', fieldsType: 'FieldsV1', fieldsV1 }] }, spec: { tokens: ['plain-value'] } };
+  const masked = masker.maskJson(JSON.stringify(object), { group: 'example.com', resource: 'integrations' });
+  t.is(masked.count, 2);
+  t.false(masked.text.includes(GH), 'the set element is masked');
+  t.false(masked.text.includes(SLACK), 'the list-map key is masked');
+  const fields = (JSON.parse(masked.text) as { metadata: { managedFields: Array<{ fieldsV1: { 'f:spec': { 'f:tokens': Json; 'f:hooks': Json } } }> } }).metadata.managedFields[0]?.fieldsV1['f:spec'];
+  t.deepEqual(Object.keys(fields?.['f:tokens'] ?? {}).sort(), [`v:"${M}"`, 'v:"plain-value"'].sort());
+  t.true(Object.keys(fields?.['f:hooks'] ?? {}).includes('k:{"name":"app"}'), 'clean keys are kept as they are');
+  t.deepEqual(fields?.['f:hooks']?.[`k:{"url":"https://hooks.example.com","token":"${M}"}`], { '.': {}, 'f:url': {} }, 'a renamed key keeps its value');
+  // A pod's ordinary managedFields hold nothing to mask: the text comes back as it was.
+  const plain = JSON.stringify({ kind: 'Pod', apiVersion: 'v1', ...pod(3) });
+  t.is(masker.maskJson(plain, { group: '', resource: 'pods' }).text, plain);
+});
