@@ -8,6 +8,7 @@ import { benchGroups } from './benches.ts';
 
 const only = process.argv.indexOf('--only');
 const filters = only === -1 ? undefined : (process.argv[only + 1] ?? '').split(',').filter((name) => name !== '');
+if (filters?.length === 0) throw new Error('--only needs one or more figure names (or name prefixes), comma-separated');
 const wanted = (name: string): boolean => filters === undefined || filters.some((filter) => name.startsWith(filter));
 for (const group of benchGroups) {
   if (filters !== undefined && !group.prefixes.some((prefix) => filters.some((filter) => filter.startsWith(prefix) || prefix.startsWith(filter)))) continue;
