@@ -42,18 +42,26 @@ test('a full audit spool refuses requests with 503 audit-spool-full until the br
     served.push(reply.status);
     return reply;
   };
+  const auditor = world.sidecar.auditor;
+  // The auditor also flushes on its own timer, so a phase waits until its events are where it expects them
+  // (sent or spooled) instead of trusting one flush to have taken them all.
+  const settled = async (what: string, check: () => boolean): Promise<void> =>
+    until(async () => {
+      await auditor.flush();
+      return auditor.stats.queued() === 0 && check();
+    }, 5000, what);
   t.is((await get()).status, 200, 'the decision is cached from here on');
+  await settled('the first event to reach the broker', () => auditor.stats.sent >= 1);
 
   // The broker refuses audit batches (decisions come from the cache): the first batch fills the spool.
   world.broker.mode = 'error';
   t.is((await get()).status, 200);
-  await world.sidecar.auditor.flush();
+  await settled('the second event to be spooled', () => auditor.stats.spooled >= 1);
   t.is(spool.stats().files, 1);
-  t.false(world.sidecar.spoolGate?.isClosed());
+  t.false(world.sidecar.spoolGate?.isClosed(), 'one batch fills the spool without closing the gate');
   // The next batch does not fit: the gate closes.
   t.is((await get()).status, 200);
-  await world.sidecar.auditor.flush();
-  t.true(world.sidecar.spoolGate?.isClosed());
+  await settled('the gate to close', () => world.sidecar.spoolGate?.isClosed() === true);
 
   const refused = await get();
   t.is(refused.status, 503);
