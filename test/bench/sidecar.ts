@@ -34,7 +34,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LOAD_CORE = '0';
 const SERVER_CORE = '1';
 const WARM_MAX_ROUNDS = 20;
-const MEASURE_S = 3;
+const MEASURE_S = 2;
+const MEASURE_ROUNDS = 5;
 
 interface Child {
   process: ChildProcess;
@@ -176,14 +177,44 @@ async function warm(port: number, path: string, token: string): Promise<number[]
   return rates;
 }
 
-/** wrk with 32 connections on the load core, after `warm`; `watch` names the processes whose CPU per request is counted. */
-async function wrk(port: number, path: string, token: string, watch: Record<string, number> = {}): Promise<Rate> {
-  const warmup = await warm(port, path, token);
-  const before = await Promise.all(Object.values(watch).map(cpuMicros));
-  const { rps, requests } = await wrkRun(port, path, token, MEASURE_S);
-  const after = await Promise.all(Object.values(watch).map(cpuMicros));
-  const cpuPerRequest = Object.fromEntries(Object.keys(watch).map((name, i) => [name, ((after[i] ?? 0) - (before[i] ?? 0)) / requests]));
-  return { rps, cpuPerRequest, warmup };
+/** A target of a comparison: its port, and the processes whose CPU per request is counted. */
+interface Target {
+  port: number;
+  watch?: Record<string, number>;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
+};
+
+/**
+ * wrk with 32 connections on the load core against several targets: each is warmed (`warm`), then
+ * the targets are measured in turn, round after round, and each figure is the median of its rounds.
+ * This machine's rate drifts by a third from one 3-second run to the next even for the bare
+ * pass-through (182–282 µs per GET over ten runs in one process), so targets measured one after the
+ * other would compare different moments; interleaved rounds compare the same ones.
+ */
+async function compare<K extends string>(targets: Record<K, Target>, path: string, token: string): Promise<Record<K, Rate>> {
+  const names = Object.keys(targets) as K[];
+  const warmups = {} as Record<K, number[]>;
+  for (const name of names) warmups[name] = await warm(targets[name].port, path, token);
+  const rounds = Object.fromEntries(names.map((name) => [name, [] as Array<{ rps: number; cpu: Record<string, number> }>])) as Record<K, Array<{ rps: number; cpu: Record<string, number> }>>;
+  for (let round = 0; round < MEASURE_ROUNDS; round++) {
+    for (const name of names) {
+      const watch = targets[name].watch ?? {};
+      const before = await Promise.all(Object.values(watch).map(cpuMicros));
+      const { rps, requests } = await wrkRun(targets[name].port, path, token, MEASURE_S);
+      const after = await Promise.all(Object.values(watch).map(cpuMicros));
+      rounds[name].push({ rps, cpu: Object.fromEntries(Object.keys(watch).map((w, i) => [w, ((after[i] ?? 0) - (before[i] ?? 0)) / requests])) });
+    }
+  }
+  return Object.fromEntries(names.map((name) => {
+    const measured = rounds[name];
+    const cpuPerRequest = Object.fromEntries(Object.keys(targets[name].watch ?? {}).map((w) => [w, median(measured.map((m) => m.cpu[w] ?? Number.NaN))]));
+    return [name, { rps: median(measured.map((m) => m.rps)), cpuPerRequest, warmup: warmups[name] }];
+  })) as Record<K, Rate>;
 }
 
 /** Resident and peak resident memory of a process, in MiB. */
@@ -243,50 +274,52 @@ async function measureAll(): Promise<Map<string, Figure>> {
     };
     const coldLatencies = await series();
     // 32 connections on the sidecar still cold (3,000 requests served), before any warm-up.
-    const coldGet = await wrkRun(ports.sidecar, BENCH_PATHS.get, token, MEASURE_S);
+    const coldGet = await wrkRun(ports.sidecar, BENCH_PATHS.get, token, 3);
 
     // CPU per request of each proxy and of the upstream behind it: the throughput ratio's why.
     const upstreamPid = upstream.process.pid ?? 0;
     const nginxWorker = Number((await run('pgrep', ['-P', String(nginx.pid ?? 0)])).stdout.trim().split('\n')[0]);
-    const gets = {
-      sidecar: await wrk(ports.sidecar, BENCH_PATHS.get, token, { proxy: sidecar.process.pid ?? 0, upstream: upstreamPid }),
-      nginx: await wrk(ports.nginx, BENCH_PATHS.get, token, { proxy: nginxWorker, upstream: upstreamPid }),
-      passthrough: await wrk(ports.passthrough, BENCH_PATHS.get, token, { proxy: passthrough.process.pid ?? 0, upstream: upstreamPid }),
-      transport: await wrk(ports.transport, BENCH_PATHS.get, token, { proxy: transport.process.pid ?? 0, upstream: upstreamPid }),
-    };
+    const gets = await compare({
+      sidecar: { port: ports.sidecar, watch: { proxy: sidecar.process.pid ?? 0, upstream: upstreamPid } },
+      nginx: { port: ports.nginx, watch: { proxy: nginxWorker, upstream: upstreamPid } },
+      passthrough: { port: ports.passthrough, watch: { proxy: passthrough.process.pid ?? 0, upstream: upstreamPid } },
+      transport: { port: ports.transport, watch: { proxy: transport.process.pid ?? 0, upstream: upstreamPid } },
+    }, BENCH_PATHS.get, token);
     const latencies = await series();
     const p = (name: 'direct' | 'sidecar' | 'nginx', q: 50 | 99, from = latencies): number => from[name][q === 50 ? 'p50' : 'p99'];
-    const rps = async (...args: Parameters<typeof wrk>): Promise<number> => (await wrk(...args)).rps;
+    const pods = await compare({ sidecar: { port: ports.sidecar }, nginx: { port: ports.nginx }, passthrough: { port: ports.passthrough } }, BENCH_PATHS.pods, token);
+    // The pass-through serves the same loads, so its peak memory covers what the sidecar's does.
+    const secrets = await compare({ sidecar: { port: ports.sidecar }, passthrough: { port: ports.passthrough } }, BENCH_PATHS.secrets, token);
     const rate = {
       getSidecar: gets.sidecar.rps,
       getNginx: gets.nginx.rps,
       getPassthrough: gets.passthrough.rps,
-      podsSidecar: await rps(ports.sidecar, BENCH_PATHS.pods, token),
-      podsNginx: await rps(ports.nginx, BENCH_PATHS.pods, token),
-      // Run on the pass-through too, so its peak memory covers the same loads as the sidecar's.
-      podsPassthrough: await rps(ports.passthrough, BENCH_PATHS.pods, token),
-      secretsSidecar: await rps(ports.sidecar, BENCH_PATHS.secrets, token),
-      secretsPassthrough: await rps(ports.passthrough, BENCH_PATHS.secrets, token),
+      podsSidecar: pods.sidecar.rps,
+      podsNginx: pods.nginx.rps,
+      podsPassthrough: pods.passthrough.rps,
+      secretsSidecar: secrets.sidecar.rps,
+      secretsPassthrough: secrets.passthrough.rps,
     };
     const loaded = { sidecar: await memory(sidecar.process.pid ?? 0), passthrough: await memory(passthrough.process.pid ?? 0) };
     const secretsMB = (sizes[BENCH_PATHS.secrets] ?? 0) / 1e6;
 
+    const interleaved = `median of ${MEASURE_ROUNDS} interleaved ${MEASURE_S}-s rounds after a warm-up`;
     const figures: Figure[] = [
       figure('sidecar-get-added-latency-p50', p('sidecar', 50) - p('direct', 50), 'ms', p('nginx', 50) - p('direct', 50), 'nginx, added over direct (one client in series)'),
       figure('sidecar-get-added-latency-p99', p('sidecar', 99) - p('direct', 99), 'ms', p('nginx', 99) - p('direct', 99), 'nginx, added over direct (one client in series)'),
       figure('sidecar-get-added-latency-p50-cold', p('sidecar', 50, coldLatencies) - p('direct', 50, coldLatencies), 'ms', p('nginx', 50, coldLatencies) - p('direct', 50, coldLatencies), 'nginx, added over direct (one client in series, before any load)'),
       figure('sidecar-get-added-latency-p99-cold', p('sidecar', 99, coldLatencies) - p('direct', 99, coldLatencies), 'ms', p('nginx', 99, coldLatencies) - p('direct', 99, coldLatencies), 'nginx, added over direct (one client in series, before any load)'),
-      figure('sidecar-get-32c-throughput', rate.getSidecar, 'req/s', rate.getNginx, `nginx, 32 connections (every target warmed to a steady rate first; the sidecar's 1-s warm-up rounds: ${gets.sidecar.warmup.map((r) => Math.round(r)).join(', ')} req/s)`, 0),
-      figure('sidecar-get-32c-throughput-cold', coldGet.rps, 'req/s', rate.getNginx, 'nginx, 32 connections, warm (the sidecar: its first 3 s of load, after only the 3,000 one-client requests)', 0),
-      figure('node-passthrough-get-32c-throughput', rate.getPassthrough, 'req/s', rate.getNginx, 'nginx, 32 connections', 0),
-      figure('sidecar-get-32c-cpu-per-request', gets.sidecar.cpuPerRequest.proxy ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.proxy ?? Number.NaN, 'nginx worker, CPU per GET at 32 connections (user + system, /proc)', 0),
-      figure('node-passthrough-get-32c-cpu-per-request', gets.passthrough.cpuPerRequest.proxy ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.proxy ?? Number.NaN, 'nginx worker, CPU per GET at 32 connections (user + system, /proc)', 0),
-      figure('sidecar-transport-get-32c-throughput', gets.transport.rps, 'req/s', rate.getNginx, 'nginx, 32 connections', 0),
-      figure('sidecar-transport-get-32c-cpu-per-request', gets.transport.cpuPerRequest.proxy ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.proxy ?? Number.NaN, 'nginx worker, CPU per GET at 32 connections (user + system, /proc)', 0),
+      figure('sidecar-get-32c-throughput', rate.getSidecar, 'req/s', rate.getNginx, `nginx, 32 connections, ${interleaved} (the sidecar's 1-s warm-up rounds: ${gets.sidecar.warmup.map((r) => Math.round(r)).join(', ')} req/s)`, 0),
+      figure('sidecar-get-32c-throughput-cold', coldGet.rps, 'req/s', rate.getNginx, `nginx, 32 connections, ${interleaved} (the sidecar here: its first 3 s of load, after only the 3,000 one-client requests)`, 0),
+      figure('node-passthrough-get-32c-throughput', rate.getPassthrough, 'req/s', rate.getNginx, `nginx, 32 connections, ${interleaved}`, 0),
+      figure('sidecar-get-32c-cpu-per-request', gets.sidecar.cpuPerRequest.proxy ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.proxy ?? Number.NaN, `nginx worker, CPU per GET at 32 connections (user + system, /proc), ${interleaved}`, 0),
+      figure('node-passthrough-get-32c-cpu-per-request', gets.passthrough.cpuPerRequest.proxy ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.proxy ?? Number.NaN, `nginx worker, CPU per GET at 32 connections (user + system, /proc), ${interleaved}`, 0),
+      figure('sidecar-transport-get-32c-throughput', gets.transport.rps, 'req/s', rate.getNginx, `nginx, 32 connections, ${interleaved}`, 0),
+      figure('sidecar-transport-get-32c-cpu-per-request', gets.transport.cpuPerRequest.proxy ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.proxy ?? Number.NaN, `nginx worker, CPU per GET at 32 connections (user + system, /proc), ${interleaved}`, 0),
       figure('sidecar-upstream-get-cpu-per-request', gets.sidecar.cpuPerRequest.upstream ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.upstream ?? Number.NaN, 'the same upstream behind nginx (it shares the proxies\' core)', 0),
-      figure('sidecar-list-100-pods-32c-throughput', rate.podsSidecar, 'req/s', rate.podsNginx, 'nginx, 32 connections', 0),
-      figure('node-passthrough-list-100-pods-32c-throughput', rate.podsPassthrough, 'req/s', rate.podsNginx, 'nginx, 32 connections', 0),
-      figure('sidecar-list-100-secrets-masked-32c', rate.secretsSidecar * secretsMB, 'MB/s', rate.secretsPassthrough * secretsMB, 'bare Node.js TLS pass-through (unmasked), 32 connections', 1),
+      figure('sidecar-list-100-pods-32c-throughput', rate.podsSidecar, 'req/s', rate.podsNginx, `nginx, 32 connections, ${interleaved}`, 0),
+      figure('node-passthrough-list-100-pods-32c-throughput', rate.podsPassthrough, 'req/s', rate.podsNginx, `nginx, 32 connections, ${interleaved}`, 0),
+      figure('sidecar-list-100-secrets-masked-32c', rate.secretsSidecar * secretsMB, 'MB/s', rate.secretsPassthrough * secretsMB, `bare Node.js TLS pass-through (unmasked), 32 connections, ${interleaved}`, 1),
       figure('sidecar-rss-idle', idle.sidecar.rss, 'MiB', idle.passthrough.rss, 'bare Node.js TLS pass-through, idle', 1),
       figure('sidecar-rss-peak-under-load', loaded.sidecar.peak, 'MiB', loaded.passthrough.peak, 'bare Node.js TLS pass-through, peak over the same loads (GET, LIST of pods, LIST of Secrets)', 1),
       figure('sidecar-ready', sidecar.readyMs, 'ms', passthrough.readyMs, 'bare Node.js TLS pass-through, spawn to listening (the sidecar: spawn to its first 200 from /readyz)', 0),
