@@ -312,7 +312,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
         fail(refusal('upstream-encoding', `Content-Type ${contentType}`));
         return;
       }
-      const mask = maskResponse({ attributes, statusCode: code, contentType, watch });
+      const mask = maskResponse({ attributes, statusCode: code, contentType, watch, url: req.url ?? '/' });
       if (!input.longLived && mask.whole !== undefined) {
         whole(code, headers, mask.whole.bind(mask), mask.maxBytes ?? Number.POSITIVE_INFINITY, gzip);
         return;

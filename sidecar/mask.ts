@@ -13,6 +13,8 @@ export interface MaskTarget {
   contentType: string;
   /** A watch: newline-delimited JSON events that must be masked one by one as they arrive. */
   watch: boolean;
+  /** The request's URL (path and query), as the agent sent it: single objects' masking is remembered by it. */
+  url?: string;
 }
 
 /** A masker for one response. */
@@ -43,4 +45,7 @@ export interface WholeBody {
 }
 
 /** The mask stage: called once per forwarded response that is not a discovery document. */
-export type MaskResponse = (target: MaskTarget) => ResponseMask;
+export type MaskResponse = ((target: MaskTarget) => ResponseMask) & {
+  /** The memo of single objects' masking, when the stage keeps one (for /metrics). */
+  readonly memo?: { readonly hits: number; readonly misses: number; readonly bytes: number };
+};

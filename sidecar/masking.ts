@@ -5,6 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { Transform, type TransformCallback } from 'node:stream';
 import { createMasker, LogMaskingStream, MaskingError, WatchMaskingStream, type MaskContext, type Masker, type MaskingRules } from '../src/masking/index.ts';
 import type { MaskResponse, MaskTarget, ResponseMask, WholeBody } from './mask.ts';
+import { MaskMemo, type MaskMemoOptions } from './mask-memo.ts';
 
 /** Options of the mask stage. */
 export interface MaskStageOptions {
@@ -16,6 +17,8 @@ export interface MaskStageOptions {
    * memory limit is 256 Mi.
    */
   maxBodyBytes?: number;
+  /** The memo of single objects' masking (mask-memo.ts): its bounds, or false for none. */
+  memo?: MaskMemoOptions | false;
 }
 
 /** The default bound on a JSON body held for masking. */
@@ -106,8 +109,14 @@ function maskWholeBody(masker: Masker, context: MaskContext, sniff: Sniff, parts
  */
 type Sniff = 'json' | 'sniff' | 'json-only';
 
+/** Where a held-whole mask may remember its result: the memo, and the answer's key in it. */
+interface MemoSlot {
+  memo: MaskMemo;
+  key: string;
+}
+
 /** A held-whole mask: the stream is made only when the proxy streams (it mostly calls whole). */
-function wholeBodyMask(masker: Masker, context: MaskContext, max: number, sniff: Sniff): ResponseMask {
+function wholeBodyMask(masker: Masker, context: MaskContext, max: number, sniff: Sniff, slot?: MemoSlot): ResponseMask {
   let stream: WholeBodyMask | undefined;
   let masked = 0;
   return {
@@ -119,8 +128,14 @@ function wholeBodyMask(masker: Masker, context: MaskContext, max: number, sniff:
     maxBytes: max,
     // The proxy stops reading past maxBytes, so the body here is within it.
     whole(parts, size) {
+      const known = slot?.memo.get(slot.key, parts, size);
+      if (known !== undefined) {
+        masked = known.masked;
+        return { body: known.text ?? parts, masked: known.masked };
+      }
       const result = maskWholeBody(masker, context, sniff, parts, size);
       masked = result.masked;
+      slot?.memo.set(slot.key, parts, size, { text: typeof result.body === 'string' ? result.body : undefined, masked: result.masked });
       return result;
     },
   };
@@ -135,15 +150,18 @@ function wholeBodyMask(masker: Masker, context: MaskContext, max: number, sniff:
 export function createMaskResponse(options: MaskStageOptions): MaskResponse {
   const masker = createMasker(options.rules);
   const max = options.maxBodyBytes ?? DEFAULT_MAX_MASKED_BODY_BYTES;
-  return (target: MaskTarget): ResponseMask => {
+  const memo = options.memo === false ? undefined : new MaskMemo(options.memo);
+  const stage = (target: MaskTarget): ResponseMask => {
     const { attributes } = target;
     const context: MaskContext = { group: attributes.apiGroup, resource: attributes.resource };
+    // Single objects only: a list's resourceVersion is the cluster's latest, so its bytes seldom repeat.
+    const slot = (sniff: Sniff): MemoSlot | undefined => (memo !== undefined && attributes.verb === 'get' && target.url !== undefined ? { memo, key: `${sniff} ${target.url}` } : undefined);
     if (isJson(target.contentType)) {
       if (target.watch) {
         const stream = new WatchMaskingStream(masker, { context });
         return { stream, masked: () => stream.masked };
       }
-      return wholeBodyMask(masker, context, max, 'json');
+      return wholeBodyMask(masker, context, max, 'json', slot('json'));
     }
     // Free text is expected from pod logs, proxied answers and non-resource paths (/healthz, /metrics);
     // the API server answers every object request, errors included, in JSON.
@@ -152,6 +170,8 @@ export function createMaskResponse(options: MaskStageOptions): MaskResponse {
       const stream = new LogMaskingStream(masker);
       return { stream, masked: () => stream.masked };
     }
-    return wholeBodyMask(masker, context, max, freeText ? 'sniff' : 'json-only');
+    const sniff = freeText ? 'sniff' : 'json-only';
+    return wholeBodyMask(masker, context, max, sniff, slot(sniff));
   };
+  return Object.assign(stage, { memo });
 }

@@ -25,6 +25,8 @@ export interface MetricsSources {
   upstreamConnections?(): number;
   /** Bytes of answers held whole for masking now, and how often one waited for room. */
   held?(): { bytes: number; waits: number };
+  /** The memo of single objects' masking (mask-memo.ts): answers reused and masked anew, bytes held. */
+  maskMemo?(): { hits: number; misses: number; bytes: number };
 }
 
 /** The sidecar's metrics. */
@@ -118,6 +120,15 @@ export function createSidecarMetrics(): SidecarMetrics {
         lines.push(`agentgate_sidecar_held_bytes ${held.bytes}`);
         family('agentgate_sidecar_held_waits_total', 'counter', 'Times an answer waited for room under sidecar.masking.maxHeldBytes.');
         lines.push(`agentgate_sidecar_held_waits_total ${held.waits}`);
+      }
+      const memo = sources.maskMemo?.();
+      if (memo !== undefined) {
+        family('agentgate_sidecar_mask_memo_hits_total', 'counter', 'Single objects whose answer was byte for byte one already masked, so its masking was reused.');
+        lines.push(`agentgate_sidecar_mask_memo_hits_total ${memo.hits}`);
+        family('agentgate_sidecar_mask_memo_misses_total', 'counter', 'Single objects masked anew (not in the memo, or changed).');
+        lines.push(`agentgate_sidecar_mask_memo_misses_total ${memo.misses}`);
+        family('agentgate_sidecar_mask_memo_bytes', 'gauge', 'Bytes the memo holds, answers and masked texts (at most 1 MiB).');
+        lines.push(`agentgate_sidecar_mask_memo_bytes ${memo.bytes}`);
       }
       return `${lines.join('\n')}\n`;
     },

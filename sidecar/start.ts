@@ -151,6 +151,7 @@ export async function startSidecar(config: ConfigFor<'sidecar'>, deps: SidecarDe
         openResponses: () => state.openResponses(),
         upstreamConnections: () => upstream.pool.openConnections,
         held: () => ({ bytes: upstream.held.held, waits: upstream.held.waits }),
+        ...(deps.maskResponse.memo !== undefined ? { maskMemo: () => deps.maskResponse.memo ?? { hits: 0, misses: 0, bytes: 0 } } : {}),
       }));
       return;
     }

@@ -19,6 +19,8 @@ const say = (value: unknown): void => void process.stdout.write(`${JSON.stringif
 /** The paths the benchmark requests, and what the upstream answers to each. */
 export const BENCH_PATHS = {
   get: '/api/v1/namespaces/default/pods/web-0',
+  /** The same pod, its resourceVersion new on every answer: an object that changed since it was last read. */
+  getChanging: '/api/v1/namespaces/default/pods/web-changing',
   pods: '/api/v1/namespaces/default/pods',
   secrets: '/api/v1/namespaces/default/secrets',
 } as const;
@@ -31,8 +33,20 @@ async function upstream(): Promise<void> {
     [BENCH_PATHS.pods, Buffer.from(JSON.stringify(list('PodList', Array.from({ length: 100 }, (_, i) => pod(i)))))],
     [BENCH_PATHS.secrets, Buffer.from(JSON.stringify(list('SecretList', Array.from({ length: 100 }, (_, i) => secret(i)))))],
   ]);
+  // A fixed-width resourceVersion, rewritten in place for each answer: the bytes differ every time, the length does not.
+  const changing = Buffer.from((bodies.get(BENCH_PATHS.get) ?? Buffer.alloc(0)).toString().replace('"resourceVersion":"1000"', '"resourceVersion":"1000000000"'));
+  const versionAt = changing.indexOf('"resourceVersion":"1000000000"') + '"resourceVersion":"'.length;
+  if (versionAt < '"resourceVersion":"'.length) throw new Error('the pod to change has no resourceVersion 1000');
+  let version = 1_000_000_000;
+  bodies.set(BENCH_PATHS.getChanging, changing);
   const server = createServer({ cert, key }, (req, res) => {
-    const body = bodies.get((req.url ?? '').split('?')[0] ?? '');
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    let body = bodies.get(path);
+    if (path === BENCH_PATHS.getChanging) {
+      changing.write(String(++version), versionAt, 'latin1');
+      // A copy each time: the answer before may still be on its way out.
+      body = Buffer.from(changing);
+    }
     if (body === undefined) {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}');
       return;
@@ -54,11 +68,11 @@ async function broker(): Promise<void> {
 }
 
 /** p50 and p99 latency (ms) of GETs in series per target, targets interleaved round by round. */
-async function client(targets: Array<{ name: string; port: number }>, path: string, token: string, rounds: number, perRound: number): Promise<void> {
+async function client(targets: Array<{ name: string; port: number; path?: string }>, path: string, token: string, rounds: number, perRound: number): Promise<void> {
   const agents = new Map(targets.map((target) => [target.name, new Agent({ keepAlive: true, maxSockets: 1, rejectUnauthorized: false })]));
-  const once = (target: { name: string; port: number }): Promise<number> => new Promise((resolve, reject) => {
+  const once = (target: { name: string; port: number; path?: string }): Promise<number> => new Promise((resolve, reject) => {
     const t0 = performance.now();
-    request({ agent: agents.get(target.name), host: '127.0.0.1', port: target.port, path, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }, (res) => {
+    request({ agent: agents.get(target.name), host: '127.0.0.1', port: target.port, path: target.path ?? path, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }, (res) => {
       res.on('data', () => undefined);
       res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error(`${target.name}: HTTP ${res.statusCode}`))));
     }).on('error', reject).end();
@@ -77,6 +91,6 @@ const [mode, ...args] = import.meta.main ? process.argv.slice(2) : [];
 if (mode === 'upstream') await upstream();
 else if (mode === 'broker') await broker();
 else if (mode === 'client') {
-  const spec = JSON.parse(args[0] ?? '{}') as { targets: Array<{ name: string; port: number }>; path: string; token: string; rounds: number; perRound: number };
+  const spec = JSON.parse(args[0] ?? '{}') as { targets: Array<{ name: string; port: number; path?: string }>; path: string; token: string; rounds: number; perRound: number };
   await client(spec.targets, spec.path, spec.token, spec.rounds, spec.perRound);
 }

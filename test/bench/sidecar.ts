@@ -180,6 +180,8 @@ async function warm(port: number, path: string, token: string): Promise<number[]
 /** A target of a comparison: its port, and the processes whose CPU per request is counted. */
 interface Target {
   port: number;
+  /** Its own path, instead of the comparison's. */
+  path?: string;
   watch?: Record<string, number>;
 }
 
@@ -199,13 +201,13 @@ const median = (values: number[]): number => {
 async function compare<K extends string>(targets: Record<K, Target>, path: string, token: string): Promise<Record<K, Rate>> {
   const names = Object.keys(targets) as K[];
   const warmups = {} as Record<K, number[]>;
-  for (const name of names) warmups[name] = await warm(targets[name].port, path, token);
+  for (const name of names) warmups[name] = await warm(targets[name].port, targets[name].path ?? path, token);
   const rounds = Object.fromEntries(names.map((name) => [name, [] as Array<{ rps: number; cpu: Record<string, number> }>])) as Record<K, Array<{ rps: number; cpu: Record<string, number> }>>;
   for (let round = 0; round < MEASURE_ROUNDS; round++) {
     for (const name of names) {
       const watch = targets[name].watch ?? {};
       const before = await Promise.all(Object.values(watch).map(cpuMicros));
-      const { rps, requests } = await wrkRun(targets[name].port, path, token, MEASURE_S);
+      const { rps, requests } = await wrkRun(targets[name].port, targets[name].path ?? path, token, MEASURE_S);
       const after = await Promise.all(Object.values(watch).map(cpuMicros));
       rounds[name].push({ rps, cpu: Object.fromEntries(Object.keys(watch).map((w, i) => [w, ((after[i] ?? 0) - (before[i] ?? 0)) / requests])) });
     }
@@ -268,9 +270,11 @@ async function measureAll(): Promise<Map<string, Figure>> {
 
     // One client in series, targets interleaved round by round so each sees the same machine: first
     // cold (the processes have served nothing yet), then again once every target is warm.
-    const series = async (): Promise<Record<'direct' | 'sidecar' | 'nginx', { p50: number; p99: number }>> => {
-      const client = await start(LOAD_CORE, ['client', JSON.stringify({ targets: [{ name: 'direct', port: ports.direct }, { name: 'sidecar', port: ports.sidecar }, { name: 'nginx', port: ports.nginx }], path: BENCH_PATHS.get, token, rounds: 10, perRound: 300 })]);
-      return client.line as Record<'direct' | 'sidecar' | 'nginx', { p50: number; p99: number }>;
+    type Series = Record<'direct' | 'sidecar' | 'sidecarChanging' | 'nginx', { p50: number; p99: number }>;
+    const series = async (): Promise<Series> => {
+      const targets = [{ name: 'direct', port: ports.direct }, { name: 'sidecar', port: ports.sidecar }, { name: 'sidecarChanging', port: ports.sidecar, path: BENCH_PATHS.getChanging }, { name: 'nginx', port: ports.nginx }];
+      const client = await start(LOAD_CORE, ['client', JSON.stringify({ targets, path: BENCH_PATHS.get, token, rounds: 10, perRound: 300 })]);
+      return client.line as Series;
     };
     const coldLatencies = await series();
     // 32 connections on the sidecar still cold (3,000 requests served), before any warm-up.
@@ -281,12 +285,13 @@ async function measureAll(): Promise<Map<string, Figure>> {
     const nginxWorker = Number((await run('pgrep', ['-P', String(nginx.pid ?? 0)])).stdout.trim().split('\n')[0]);
     const gets = await compare({
       sidecar: { port: ports.sidecar, watch: { proxy: sidecar.process.pid ?? 0, upstream: upstreamPid } },
+      sidecarChanging: { port: ports.sidecar, path: BENCH_PATHS.getChanging, watch: { proxy: sidecar.process.pid ?? 0, upstream: upstreamPid } },
       nginx: { port: ports.nginx, watch: { proxy: nginxWorker, upstream: upstreamPid } },
       passthrough: { port: ports.passthrough, watch: { proxy: passthrough.process.pid ?? 0, upstream: upstreamPid } },
       transport: { port: ports.transport, watch: { proxy: transport.process.pid ?? 0, upstream: upstreamPid } },
     }, BENCH_PATHS.get, token);
     const latencies = await series();
-    const p = (name: 'direct' | 'sidecar' | 'nginx', q: 50 | 99, from = latencies): number => from[name][q === 50 ? 'p50' : 'p99'];
+    const p = (name: keyof Series, q: 50 | 99, from = latencies): number => from[name][q === 50 ? 'p50' : 'p99'];
     const pods = await compare({ sidecar: { port: ports.sidecar }, nginx: { port: ports.nginx }, passthrough: { port: ports.passthrough } }, BENCH_PATHS.pods, token);
     // The pass-through serves the same loads, so its peak memory covers what the sidecar's does.
     const secrets = await compare({ sidecar: { port: ports.sidecar }, passthrough: { port: ports.passthrough } }, BENCH_PATHS.secrets, token);
@@ -310,6 +315,10 @@ async function measureAll(): Promise<Map<string, Figure>> {
       figure('sidecar-get-added-latency-p50-cold', p('sidecar', 50, coldLatencies) - p('direct', 50, coldLatencies), 'ms', p('nginx', 50, coldLatencies) - p('direct', 50, coldLatencies), 'nginx, added over direct (one client in series, before any load)'),
       figure('sidecar-get-added-latency-p99-cold', p('sidecar', 99, coldLatencies) - p('direct', 99, coldLatencies), 'ms', p('nginx', 99, coldLatencies) - p('direct', 99, coldLatencies), 'nginx, added over direct (one client in series, before any load)'),
       figure('sidecar-get-32c-throughput', rate.getSidecar, 'req/s', rate.getNginx, `nginx, 32 connections, ${interleaved} (the sidecar's 1-s warm-up rounds: ${gets.sidecar.warmup.map((r) => Math.round(r)).join(', ')} req/s)`, 0),
+      figure('sidecar-get-changing-added-latency-p50', p('sidecarChanging', 50) - p('direct', 50), 'ms', p('nginx', 50) - p('direct', 50), 'nginx, added over direct (one client in series; the sidecar: a pod new on every read, so never from the mask memo)'),
+      figure('sidecar-get-changing-added-latency-p99', p('sidecarChanging', 99) - p('direct', 99), 'ms', p('nginx', 99) - p('direct', 99), 'nginx, added over direct (one client in series; the sidecar: a pod new on every read, so never from the mask memo)'),
+      figure('sidecar-get-changing-32c-throughput', gets.sidecarChanging.rps, 'req/s', rate.getNginx, `nginx on the unchanged pod, 32 connections, ${interleaved} (the sidecar: a pod new on every read, so never from the mask memo)`, 0),
+      figure('sidecar-get-changing-32c-cpu-per-request', gets.sidecarChanging.cpuPerRequest.proxy ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.proxy ?? Number.NaN, `nginx worker, CPU per GET at 32 connections (user + system, /proc), ${interleaved}`, 0),
       figure('sidecar-get-32c-throughput-cold', coldGet.rps, 'req/s', rate.getNginx, `nginx, 32 connections, ${interleaved} (the sidecar here: its first 3 s of load, after only the 3,000 one-client requests)`, 0),
       figure('node-passthrough-get-32c-throughput', rate.getPassthrough, 'req/s', rate.getNginx, `nginx, 32 connections, ${interleaved}`, 0),
       figure('sidecar-get-32c-cpu-per-request', gets.sidecar.cpuPerRequest.proxy ?? Number.NaN, 'µs', gets.nginx.cpuPerRequest.proxy ?? Number.NaN, `nginx worker, CPU per GET at 32 connections (user + system, /proc), ${interleaved}`, 0),
@@ -337,6 +346,7 @@ let measured: Promise<Map<string, Figure>> | undefined;
 
 const NAMES = [
   'sidecar-get-added-latency-p50', 'sidecar-get-added-latency-p99', 'sidecar-get-added-latency-p50-cold', 'sidecar-get-added-latency-p99-cold',
+  'sidecar-get-changing-added-latency-p50', 'sidecar-get-changing-added-latency-p99', 'sidecar-get-changing-32c-throughput', 'sidecar-get-changing-32c-cpu-per-request',
   'sidecar-get-32c-throughput', 'sidecar-get-32c-throughput-cold', 'node-passthrough-get-32c-throughput',
   'sidecar-get-32c-cpu-per-request', 'node-passthrough-get-32c-cpu-per-request', 'sidecar-transport-get-32c-throughput', 'sidecar-transport-get-32c-cpu-per-request', 'sidecar-upstream-get-cpu-per-request',
   'sidecar-list-100-pods-32c-throughput', 'node-passthrough-list-100-pods-32c-throughput', 'sidecar-list-100-secrets-masked-32c', 'sidecar-rss-idle', 'sidecar-rss-peak-under-load', 'sidecar-ready',
