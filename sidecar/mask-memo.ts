@@ -27,6 +27,8 @@ export interface MaskMemoOptions {
   maxEntryBytes?: number;
   /** Bytes remembered in all, bodies and masked texts; default 1 MiB. */
   maxBytes?: number;
+  /** Entries at most, however small (an empty answer costs a Map entry too); default 256. */
+  maxEntries?: number;
 }
 
 /** Least recently used entries go first when a bound is reached. */
@@ -34,6 +36,7 @@ export class MaskMemo {
   readonly #entries = new Map<string, Entry>();
   readonly #maxEntryBytes: number;
   readonly #maxBytes: number;
+  readonly #maxEntries: number;
   #bytes = 0;
   hits = 0;
   misses = 0;
@@ -41,6 +44,7 @@ export class MaskMemo {
   constructor(options: MaskMemoOptions = {}) {
     this.#maxEntryBytes = options.maxEntryBytes ?? 64 * 1024;
     this.#maxBytes = options.maxBytes ?? 1024 * 1024;
+    this.#maxEntries = options.maxEntries ?? 256;
   }
 
   /** Bytes held now (bodies and masked texts). */
@@ -72,7 +76,7 @@ export class MaskMemo {
     // A masked text is counted at two bytes a character, the most V8 keeps of one.
     const cost = size + 2 * (result.text?.length ?? 0) + key.length;
     if (size > this.#maxEntryBytes || cost > this.#maxBytes) return;
-    while (this.#bytes + cost > this.#maxBytes) {
+    while (this.#bytes + cost > this.#maxBytes || this.#entries.size >= this.#maxEntries) {
       const oldest = this.#entries.keys().next();
       if (oldest.done === true) break;
       this.#drop(oldest.value);

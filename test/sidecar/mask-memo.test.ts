@@ -62,6 +62,12 @@ test('bounded: bodies over the entry bound are not kept, the least recently used
   t.is(memo.size, 1, 'a masked text counts against the bound too (two bytes a character)');
   t.is(memo.bytes, size + 2 * masked.length + 2);
   t.deepEqual(memo.get('k1', [body(1)], size), { text: masked, masked: 2 } as never);
+  // Empty answers (HEAD) cost almost no bytes: the entry bound holds them.
+  const few = new MaskMemo({ maxEntries: 3 });
+  for (let n = 0; n < 1000; n++) few.set(`/head/${n}`, [], 0, { text: undefined, masked: 0 });
+  t.is(few.size, 3);
+  t.truthy(few.get('/head/999', [], 0), 'the newest stay');
+  t.is(few.get('/head/996', [], 0), undefined, 'the oldest went');
 });
 
 test('the mask stage remembers GETs of one object only, and its answer from the memo is the one masked anew', (t) => {
