@@ -92,7 +92,7 @@ export const sidecarSection = z.strictObject({
     sensitiveNames: bool('mask whole values of fields and env vars named like credentials (password, token, apiKey, ...)').default(true),
     disabledPatterns: stringList('built-in secret patterns not to run (names as in src/masking/patterns.ts, e.g. password-assignment)').default([]),
     maxBodyBytes: byteSize('largest non-watch response masked at once (parsed whole, it takes about 7 times its size in memory); larger ones get a 502', 1024 * 1024, 1024 * 1024 * 1024).prefault('16MiB'),
-    maxHeldBytes: byteSize('bytes of responses held whole for masking at once, over all requests; past it a response waits, its upstream connection paused, until older ones are sent (the oldest always goes on; each one\'s first 64 KiB never wait)', 256 * 1024, 1024 * 1024 * 1024).prefault('8MiB'),
+    maxHeldBytes: byteSize('bytes of responses held whole for masking at once, over all requests; past it a response waits, its upstream connection paused, until older ones are sent (the oldest always goes on; each one\'s first 64 KiB never wait)', 256 * 1024, 1024 * 1024 * 1024).prefault('4MiB'),
   })),
 });
 
