@@ -1,10 +1,12 @@
 // Per-pod TLS: a throwaway CA and one serving certificate for the sidecar's loopback endpoint.
 // node-forge's ASN.1 builds the X.509 structures; node:crypto makes the ECDSA P-256 keys and
-// signatures, because forge signs with RSA only and RSA key generation costs 50–500 ms.
+// signatures, because forge signs with RSA only and RSA key generation costs 50–500 ms. Only
+// forge's ASN.1 and util modules are loaded (forge-parts.d.ts): its index would load all of forge.
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import type forge from 'node-forge';
+import asn1 from 'node-forge/lib/asn1.js';
+import util from 'node-forge/lib/util.js';
 
-const { asn1 } = forge;
 type Asn1 = forge.asn1.Asn1;
 
 /** The serving material of one sidecar instance. The CA's private key is discarded once it has signed. */
@@ -56,7 +58,7 @@ const octets = (bytes: string): Asn1 => asn1.create(U, T.OCTETSTRING, false, byt
 const der = (node: Asn1): string => asn1.toDer(node).getBytes();
 
 function name(commonName: string): Asn1 {
-  const rdn = (type: string, value: string) => asn1.create(U, T.SET, true, [seq([oid(type), asn1.create(U, T.UTF8, false, forge.util.encodeUtf8(value))])]);
+  const rdn = (type: string, value: string) => asn1.create(U, T.SET, true, [seq([oid(type), asn1.create(U, T.UTF8, false, util.encodeUtf8(value))])]);
   return seq([rdn(OID.organization, 'agentgate'), rdn(OID.commonName, commonName)]);
 }
 
@@ -102,7 +104,7 @@ interface KeyPair {
 function keyPair(): KeyPair {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const spkiDer = publicKey.export({ type: 'spki', format: 'der' });
-  const spki = asn1.fromDer(forge.util.createBuffer(bin(spkiDer)));
+  const spki = asn1.fromDer(util.createBuffer(bin(spkiDer)));
   // RFC 5280 method 1: SHA-1 of the subjectPublicKey bits (the uncompressed point, 65 bytes at the end).
   const keyId = bin(createHash('sha1').update(spkiDer.subarray(spkiDer.length - 65)).digest());
   return { privateKey, spki, keyId };
