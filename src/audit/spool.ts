@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AuditEventSchema, MAX_AUDIT_BATCH, type AuditEvent } from '../contracts/audit.ts';
 import { AuditSpoolFullError } from './errors.ts';
 

@@ -1,7 +1,7 @@
 // The audit store: audit events appended to one Redis Stream as a SHA-256 hash chain, each
 // stored event also written to stdout as a JSON line for log shippers, with retention trimming.
 import type { Writable } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Logger } from 'pino';
 import { AuditEventSchema, type AuditEvent } from '../contracts/audit.ts';
 import { sanitize } from '../log/redact.ts';

@@ -2,7 +2,7 @@
 // asks for, pending until a human decides or its time runs out. A pending request's end is read
 // from its record (`pendingUntil`), so expiry needs neither keyspace notifications nor a timer.
 import { randomBytes, createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AccessRequestSchema, type AccessRequest, type AccessRequestSpec, type AccessRequestStatus } from '../contracts/access-request.ts';
 import { BROKER_API_VERSION } from '../contracts/broker-v1.ts';
 import type { IdentityKey } from '../contracts/identity.ts';

@@ -2,7 +2,7 @@
 // requests on an agent's behalf. Each authenticates the operator's Kubernetes token (TokenReview)
 // and asks the API server whether they may (SubjectAccessReview on agentgate.io virtual resources).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AccessRequestSpecSchema } from '../contracts/access-request.ts';
 import { BROKER_API_VERSION, brokerError } from '../contracts/broker-v1.ts';
 import { DnsLabel, DnsSubdomain, OpaqueId } from '../contracts/names.ts';

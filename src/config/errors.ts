@@ -1,7 +1,7 @@
 // Configuration errors: zod issues turned into messages that name the field, show the value
 // given (never a secret's) and say what is expected, and the formatter that prints them all.
 
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { configObjects, fieldAt, holdsSecret, schemaPath } from './fields-table.ts';
 
 /** One problem with the configuration. */

@@ -6,7 +6,7 @@
 // AGENTGATE_ + the path in upper snake case (AGENTGATE_BROKER_REDIS_URL) and by the flag
 // --<path in kebab case> (--broker.redis-url). Secrets have no flag: argv is world-readable.
 
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { fieldRegistry, type FieldMeta } from './fields.ts';
 import { configSchemas } from './schema.ts';
 

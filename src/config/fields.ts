@@ -3,7 +3,7 @@
 // what is expected, which every error message about that field reuses.
 
 import { isIP } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isLoopbackAddress, isMemoryQuantity, parseByteSize, parseCpuMillis, parseDuration, formatDuration } from './units.ts';
 
 /** How a string from a flag or an environment variable becomes a value before validation. */

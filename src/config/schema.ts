@@ -2,7 +2,7 @@
 // fields. One schema per role, so `loadConfig({ role: 'broker' })` returns a type in which the
 // broker's required fields are not optional.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   brokerSection, connectionSection, logSection, oidcSection, podSection, section, sidecarSection, slackSection, tlsSection,
   webhookSection,

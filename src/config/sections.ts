@@ -1,7 +1,7 @@
 // The sections of agentgate's configuration, one per role or outside service, with safe defaults.
 // Fields without a safe default are optional here; schema.ts makes them required per role.
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { defaultPodLayout } from '../contracts/pod-layout.ts';
 import { DNS_LABEL } from '../contracts/names.ts';
 import {

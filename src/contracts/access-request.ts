@@ -1,6 +1,6 @@
 // Access requests: what an agent asks for through its sidecar's virtual API
 // (/apis/agentgate.io/v1alpha1/accessrequests) and the broker's v1 form of the same request.
-import { z } from 'zod';
+import * as z from 'zod';
 import { BrokerApiVersion, BROKER_API_VERSION } from './broker-v1.ts';
 import { IdentityKeySchema } from './identity.ts';
 import { boundedText, DnsLabel, GrantId, ObjectName, OpaqueId, Timestamp } from './names.ts';

@@ -1,6 +1,6 @@
 // RequestAttributes: a Kubernetes API request as the API server's request info sees it (verb,
 // group, resource, namespace, name…), which is what policy, grants and audit reason about.
-import { z } from 'zod';
+import * as z from 'zod';
 import { DNS_LABEL } from './names.ts';
 
 /** Verbs a resource request can carry, as the API server derives them from method and URL. */

@@ -1,6 +1,6 @@
 // POST /v1/audit: the sidecar sends audit events in batches (spooled to disk while the broker
 // is away); event ids make re-sending a batch harmless.
-import { z } from 'zod';
+import * as z from 'zod';
 import { RequestAttributesSchema } from './attributes.ts';
 import { BrokerApiVersion } from './broker-v1.ts';
 import { AgentIdentitySchema } from './identity.ts';

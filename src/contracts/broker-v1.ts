@@ -9,7 +9,7 @@
 //   v1: decision reason codes, BrokerError codes and stream event types. Readers branch on the
 //   closed fields, show the text of unknown codes, and skip stream events of unknown type.
 // - Anything else is v2: a new path prefix `/v2/` and `Agentgate-Contract: v2`.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ReasonCodeString } from './reasons.ts';
 
 /** The `apiVersion` of every v1 message body. */

@@ -1,6 +1,6 @@
 // POST /v1/decisions: the sidecar sends one request's attributes (and a bounded summary of its
 // body), the broker answers allow, approval-required or deny with a reason from the table.
-import { z } from 'zod';
+import * as z from 'zod';
 import { RequestAttributesSchema } from './attributes.ts';
 import { BrokerApiVersion } from './broker-v1.ts';
 import { ApiVersionString, boundedText, DnsLabel, GrantId, isAfter, Kind, ObjectName, OpaqueId, Timestamp, Uid } from './names.ts';

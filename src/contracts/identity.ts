@@ -1,7 +1,7 @@
 // Who an agent is (AgentIdentity) and which cluster it reaches (Connection). Grants are keyed by
 // (connection, namespace, agent), so replicas of one agent share them; audit adds the pod uid.
 import { X509Certificate } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ApiVersionString, DnsLabel, DnsSubdomain, HttpsUrl, Kind, Uid } from './names.ts';
 
 /** The controller that owns the pod (its top-level owner, e.g. a Deployment), or null for a bare pod. */

@@ -1,6 +1,6 @@
 // The contracts between agentgate's parts, in one import, with `validate(name, value)` over a
 // registry whose names are also the prefixes of the golden files in test/golden/contracts/.
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { AccessRequestCreateSchema, AccessRequestObjectInputSchema, AccessRequestObjectSchema, AccessRequestSchema } from './access-request.ts';
 import { RequestAttributesSchema } from './attributes.ts';
 import { AuditAcceptedSchema, AuditBatchSchema, AuditEventSchema } from './audit.ts';

@@ -1,6 +1,6 @@
 // Field shapes shared by the contracts: Kubernetes names, timestamps, identifiers. Messages say
 // what is expected, because they reach agents and operators through Status and logs.
-import { z } from 'zod';
+import * as z from 'zod';
 
 const label = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 /** The pattern of a DNS-1123 label (length is checked apart). */

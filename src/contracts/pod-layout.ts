@@ -1,6 +1,6 @@
 // PodLayout: the names, paths and ports the webhook writes into a pod and the sidecar reads.
 // One frozen default, pinned by a golden file, so the two sides cannot drift apart.
-import { z } from 'zod';
+import * as z from 'zod';
 import { DnsLabel } from './names.ts';
 
 const Port = z.number().int().min(1).max(65535);

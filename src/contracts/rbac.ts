@@ -1,6 +1,6 @@
 // PolicyRule exactly as rbac.authorization.k8s.io/v1 defines it, with the API server's own
 // validation rules, because grants are stored as rules and bound as generated Roles.
-import { z } from 'zod';
+import * as z from 'zod';
 import { DNS_LABEL } from './names.ts';
 
 const stringList = z.array(z.string());

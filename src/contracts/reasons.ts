@@ -1,6 +1,6 @@
 // The one table of decision reason codes: stable machine codes with the default human text
 // reused in Status messages, logs, metric labels and Slack posts. Agents read the text.
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Every reason code agentgate issues, with its default text (what happened, what to do next). */
 export const Reasons = Object.freeze({

@@ -1,6 +1,6 @@
 // How every contract reports what is wrong with an input: a Result that lists each issue with
 // its JSON path, so a peer's bad message is logged (or answered) whole, never thrown.
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 /** One problem with an input: where it is (`$`, `$.spec.rules[0].verbs`) and what was expected. */
 export interface ContractIssue {

@@ -1,7 +1,7 @@
 // GET /v1/stream?since=<seq>: newline-delimited JSON the sidecar holds open. It carries the
 // agent's grants, their credentials and revocations as they happen, so a grant's end reaches
 // the sidecar at once rather than at its next decision request.
-import { z } from 'zod';
+import * as z from 'zod';
 import { AccessRequestStatusSchema } from './access-request.ts';
 import { boundedText, DnsLabel, GrantId, HttpsUrl, isAfter, Timestamp } from './names.ts';
 import { IdentityKeySchema } from './identity.ts';

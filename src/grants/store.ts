@@ -5,7 +5,7 @@ import { MAX_ACCESS_SECONDS, RoleRefSchema } from '../contracts/access-request.t
 import { IdentityKeySchema, type IdentityKey } from '../contracts/identity.ts';
 import type { PolicyRule } from '../contracts/rbac.ts';
 import { parseWith } from '../contracts/result.ts';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CredentialSchema, GrantSchema, type Credential, type Grant } from '../contracts/stream.ts';
 import { guarded, type AgentgateRedis, type RedisKeys } from '../redis/client.ts';
 import { GrantConflictError, GrantInvalidError } from './errors.ts';

@@ -1,7 +1,7 @@
 // Reading a policy: YAML parsed with positions, validated with zod, and every problem reported as
 // `file:line: field: message`; plus the hot-reload store that keeps the last good policy.
 import { LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { forbiddenInRule } from './guardrail-rules.ts';
 import { ruleScope } from './match.ts';
 import { AccessPolicySchema, CLUSTER_SCOPE, type AccessPolicy } from './schema.ts';

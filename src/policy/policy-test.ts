@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RequestAttributesSchema, type RequestAttributes } from '../contracts/attributes.ts';
 import { BodySummarySchema, type BodySummary } from '../contracts/decision.ts';
 import { parseRequest } from '../request/attributes.ts';

@@ -1,7 +1,7 @@
 // The AccessPolicy file format (apiVersion agentgate.io/v1alpha1): rules that match an agent, its
 // cluster and a request's attributes, each with an outcome: allow (on demand), approve or deny.
 // Field messages are written for the operator who reads them with a file and line in front.
-import { z } from 'zod';
+import * as z from 'zod';
 import { durationSeconds, MAX_ACCESS_SECONDS, MIN_ACCESS_SECONDS } from '../contracts/access-request.ts';
 import { RESOURCE_VERBS } from '../contracts/attributes.ts';
 import { DNS_LABEL } from '../contracts/names.ts';
