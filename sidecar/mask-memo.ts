@@ -42,8 +42,6 @@ export class MaskMemo {
   readonly #maxBytes: number;
   readonly #maxEntries: number;
   #bytes = 0;
-  /** The digest `get` made of the pieces it missed on, for `set` of the same pieces. */
-  #missed: { parts: readonly Buffer[]; digest: Buffer } | undefined;
   hits = 0;
   misses = 0;
 
@@ -62,25 +60,35 @@ export class MaskMemo {
     return this.#entries.size;
   }
 
-  /** The result stored for `key` when its body was these `size` bytes in `parts` (the same length and digest). */
-  get(key: string, parts: readonly Buffer[], size: number): MemoResult | undefined {
-    this.#missed = undefined;
+  /**
+   * The result stored for `key` when its body was these `size` bytes in `parts` (the same length
+   * and digest), and the digest made on the way (none when no entry had that length), for `set`.
+   */
+  lookup(key: string, parts: readonly Buffer[], size: number): { hit: MemoResult | undefined; digest: Buffer | undefined } {
     const entry = this.#entries.get(key);
     const digest = entry?.size === size ? digestOf(parts) : undefined;
     if (entry === undefined || digest === undefined || !digest.equals(entry.digest)) {
       this.misses++;
-      if (digest !== undefined) this.#missed = { parts, digest };
-      return undefined;
+      return { hit: undefined, digest };
     }
     this.hits++;
     // Most recently used last: the oldest is evicted first.
     this.#entries.delete(key);
     this.#entries.set(key, entry);
-    return entry.result;
+    return { hit: entry.result, digest };
   }
 
-  /** Remembers the masking of this body for `key` (within the bounds, else not at all). */
-  set(key: string, parts: readonly Buffer[], size: number, result: MemoResult): void {
+  /** The result stored for `key` when its body was these bytes (see `lookup`). */
+  get(key: string, parts: readonly Buffer[], size: number): MemoResult | undefined {
+    return this.lookup(key, parts, size).hit;
+  }
+
+  /**
+   * Remembers the masking of this body for `key` (within the bounds, else not at all); `digest`,
+   * when `lookup` made one of these pieces, saves making it again. `result.text` must be a string
+   * of its own (JSON.stringify's), not slices of the upstream's text, or it would keep that alive.
+   */
+  set(key: string, parts: readonly Buffer[], size: number, result: MemoResult, digest?: Buffer): void {
     this.#drop(key);
     // A masked text is counted at two bytes a character, the most V8 keeps of one; an entry's own
     // objects at 128 bytes.
@@ -91,9 +99,7 @@ export class MaskMemo {
       if (oldest.done === true) break;
       this.#drop(oldest.value);
     }
-    const digest = this.#missed?.parts === parts ? this.#missed.digest : digestOf(parts);
-    this.#missed = undefined;
-    this.#entries.set(key, { size, digest, cost, result: { text: result.text, masked: result.masked } });
+    this.#entries.set(key, { size, digest: digest ?? digestOf(parts), cost, result: { text: result.text, masked: result.masked } });
     this.#bytes += cost;
   }
 

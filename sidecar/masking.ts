@@ -128,14 +128,16 @@ function wholeBodyMask(masker: Masker, context: MaskContext, max: number, sniff:
     maxBytes: max,
     // The proxy stops reading past maxBytes, so the body here is within it.
     whole(parts, size) {
-      const known = slot?.memo.get(slot.key, parts, size);
-      if (known !== undefined) {
-        masked = known.masked;
-        return { body: known.text ?? parts, masked: known.masked };
+      // An empty answer (a HEAD) has nothing to mask, and would only push out its GET's entry.
+      const memo = size > 0 ? slot : undefined;
+      const known = memo?.memo.lookup(memo.key, parts, size);
+      if (known?.hit !== undefined) {
+        masked = known.hit.masked;
+        return { body: known.hit.text ?? parts, masked: known.hit.masked };
       }
       const result = maskWholeBody(masker, context, sniff, parts, size);
       masked = result.masked;
-      slot?.memo.set(slot.key, parts, size, { text: typeof result.body === 'string' ? result.body : undefined, masked: result.masked });
+      memo?.memo.set(memo.key, parts, size, { text: typeof result.body === 'string' ? result.body : undefined, masked: result.masked }, known?.digest);
       return result;
     },
   };
@@ -155,7 +157,9 @@ export function createMaskResponse(options: MaskStageOptions): MaskResponse {
     const { attributes } = target;
     const context: MaskContext = { group: attributes.apiGroup, resource: attributes.resource };
     // Single objects only: a list's resourceVersion is the cluster's latest, so its bytes seldom repeat.
-    const slot = (sniff: Sniff): MemoSlot | undefined => (memo !== undefined && attributes.verb === 'get' && target.url !== undefined ? { memo, key: `${sniff} ${target.url}` } : undefined);
+    // Answers read as JSON only: a masked JSON text is JSON.stringify's own string, where masked
+    // free text is made of slices of the upstream's text, which the memo would keep alive.
+    const slot = (sniff: Sniff): MemoSlot | undefined => (memo !== undefined && sniff !== 'sniff' && attributes.verb === 'get' && target.url !== undefined ? { memo, key: `${sniff} ${target.url}` } : undefined);
     if (isJson(target.contentType)) {
       if (target.watch) {
         const stream = new WatchMaskingStream(masker, { context });

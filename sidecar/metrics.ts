@@ -127,7 +127,7 @@ export function createSidecarMetrics(): SidecarMetrics {
         lines.push(`agentgate_sidecar_mask_memo_hits_total ${memo.hits}`);
         family('agentgate_sidecar_mask_memo_misses_total', 'counter', 'Single objects masked anew (not in the memo, or changed).');
         lines.push(`agentgate_sidecar_mask_memo_misses_total ${memo.misses}`);
-        family('agentgate_sidecar_mask_memo_bytes', 'gauge', 'Bytes the memo holds, answers and masked texts (at most 1 MiB).');
+        family('agentgate_sidecar_mask_memo_bytes', 'gauge', 'Bytes the memo counts against its bound: masked texts, keys, and 128 an entry for its length and digest (at most 1 MiB).');
         lines.push(`agentgate_sidecar_mask_memo_bytes ${memo.bytes}`);
       }
       return `${lines.join('\n')}\n`;

@@ -109,7 +109,45 @@ test('the mask stage remembers GETs of one object only, and its answer from the 
   t.is(cleanAgain.masked, 0);
   t.true(Array.isArray(cleanAgain.result.body), 'a clean answer from the memo is the upstream\'s own pieces');
   t.is(Buffer.concat(cleanAgain.result.body as Buffer[]).toString(), clean.toString());
+  // An empty answer (a HEAD on the same URL) neither hits nor pushes out the GET's entry.
+  const before = { hits: memo.hits, misses: memo.misses };
+  whole('HEAD', '/api/v1/namespaces/agents/pods/web-0', Buffer.alloc(0));
+  t.deepEqual({ hits: memo.hits, misses: memo.misses }, before, 'a HEAD does not use the memo');
+  whole('GET', '/api/v1/namespaces/agents/pods/web-0', clean);
+  t.is(memo.hits, hits + 2, 'the GET\'s entry is still there after the HEAD');
+  // Free text (a non-resource path read by sniffing) is masked anew every time: its masked text is
+  // made of slices of the upstream's, which the memo would keep alive.
+  const text = (): ReturnType<typeof whole> => {
+    const parsed = parseRequest('GET', '/healthz/details');
+    if (!parsed.ok) throw new Error(parsed.error.message);
+    const mask = stage({ attributes: parsed.attributes, statusCode: 200, contentType: 'application/octet-stream', watch: false, url: '/healthz/details' });
+    if (mask.whole === undefined) throw new Error('held whole');
+    const body = Buffer.from(`ok key=${AWS_KEY}`);
+    return { result: mask.whole([body], body.length), masked: mask.masked() };
+  };
+  const counted = memo.hits + memo.misses;
+  t.is(text().masked, 1);
+  t.is(text().masked, 1);
+  t.is(memo.hits + memo.misses, counted, 'the sniffed text never went through the memo');
   t.is(createMaskResponse({ rules: defaultMaskingRules, memo: false }).memo, undefined, 'memo: false keeps none');
+});
+
+test('lookup hands set the digest it made, so a miss on a changed answer digests it once; a failed masking leaves nothing behind', (t) => {
+  const memo = new MaskMemo();
+  const first = Buffer.from('{"kind":"Pod","metadata":{"resourceVersion":"1"}}');
+  const second = Buffer.from('{"kind":"Pod","metadata":{"resourceVersion":"2"}}');
+  t.deepEqual(memo.lookup('k', [first], first.length), { hit: undefined, digest: undefined }, 'no entry of this length: no digest made');
+  memo.set('k', [first], first.length, { text: undefined, masked: 0 });
+  const miss = memo.lookup('k', [second], second.length);
+  t.is(miss.hit, undefined);
+  t.true(Buffer.isBuffer(miss.digest) && miss.digest.length === 32);
+  memo.set('k', [second], second.length, { text: undefined, masked: 0 }, miss.digest);
+  t.truthy(memo.get('k', [second], second.length), 'stored under the digest lookup made');
+  t.is(memo.get('k', [first], first.length), undefined);
+  // The memo holds no per-call state between lookup and set: a lookup whose masking then failed
+  // (no set follows) changes nothing for the next answer.
+  memo.lookup('k', [first], first.length);
+  t.truthy(memo.get('k', [second], second.length));
 });
 
 function metric(port: number, name: string): Promise<number> {
