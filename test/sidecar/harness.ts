@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
+import { get as httpGet } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { pino } from 'pino';
 import { loadConfig, envNameOf, type ConfigFor } from '../../src/config/index.ts';
@@ -192,4 +193,15 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** One unlabelled sample from the sidecar's /metrics on its health port (NaN when absent). */
+export function metric(port: number, name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    httpGet({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString('utf8')));
+      res.on('end', () => resolve(Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN)));
+    }).on('error', reject);
+  });
 }

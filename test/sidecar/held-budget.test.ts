@@ -1,12 +1,12 @@
 // The bound on answers held whole for masking across all requests (sidecar/held-budget.ts): the
 // budget's rules on their own, then through a sidecar whose upstream holds one answer half sent
 // while a second one arrives whole.
-import { get, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import test, { type ExecutionContext } from 'ava';
 import { defaultMaskingRules } from '../../src/masking/index.ts';
 import { HeldBudget } from '../../sidecar/held-budget.ts';
 import { createMaskResponse } from '../../sidecar/masking.ts';
-import { grantPodReads, startWorld, until } from './harness.ts';
+import { grantPodReads, metric, startWorld, until } from './harness.ts';
 import { startScriptedUpstream, type ScriptedUpstream } from './upstream.ts';
 import type { SidecarDeps } from '../../sidecar/start.ts';
 
@@ -112,15 +112,6 @@ function podList(bytes: number, name: string): string {
   return JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
 }
 
-function metric(port: number, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString('utf8')));
-      res.on('end', () => resolve(Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN)));
-    }).on('error', reject);
-  });
-}
 
 /** An upstream answering two LISTs of 600 KiB: `second` at once, `first` up to `split` bytes and then as `rest` goes on. */
 async function twoLists(rest: (res: ServerResponse, first: string, split: number) => void) {

@@ -2,13 +2,12 @@
 // pieces), bounded in entries and bytes, its own copy of the bytes; through the mask stage, only
 // for GETs of one object; and through the sidecar, an unchanged Secret read again is as masked as
 // the first time, a changed one is masked anew, and /metrics counts both.
-import { get } from 'node:http';
 import test from 'ava';
 import { defaultMaskingRules, MASK_MARKER, MASK_MARKER_BASE64 } from '../../src/masking/index.ts';
 import { parseRequest } from '../../src/request/index.ts';
 import { MaskMemo } from '../../sidecar/mask-memo.ts';
 import { createMaskResponse } from '../../sidecar/masking.ts';
-import { GRANT_TOKEN, grantPodReads, startWorld } from './harness.ts';
+import { GRANT_TOKEN, grantPodReads, metric, startWorld } from './harness.ts';
 import { startScriptedUpstream } from './upstream.ts';
 
 const AWS_KEY = 'AKIAIOSFODNN7EXAMPLE';
@@ -150,15 +149,6 @@ test('lookup hands set the digest it made, so a miss on a changed answer digests
   t.truthy(memo.get('k', [second], second.length));
 });
 
-function metric(port: number, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString('utf8')));
-      res.on('end', () => resolve(Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN)));
-    }).on('error', reject);
-  });
-}
 
 test('through the sidecar: a Secret read again unchanged is as masked as the first time, a changed one is masked anew', async (t) => {
   const upstream = await startScriptedUpstream();
