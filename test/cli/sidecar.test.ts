@@ -1,6 +1,7 @@
 // `agentgate sidecar` through the CLI dispatcher: a configuration it cannot run with exits 78 and
 // names every problem; an unreachable broker at start is printed, requests fail closed (503), and
-// SIGTERM flushes the audit of those requests to the spool before it exits 0.
+// SIGTERM flushes the audit of those requests to the spool before it exits 0; and
+// sidecar.masking.memo switches the mask memo off.
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
@@ -18,6 +19,26 @@ async function freePort(): Promise<number> {
   const address = server.address();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+/** The environment of a sidecar in `dir` whose broker would be at `brokerPort` (nothing listens there). */
+function sidecarEnv(dir: string, brokerPort: number, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    AGENTGATE_LOG_LEVEL: 'silent',
+    AGENTGATE_SIDECAR_BROKER_URL: `https://127.0.0.1:${brokerPort}`,
+    AGENTGATE_SIDECAR_BROKER_CA_FILE: CA,
+    AGENTGATE_SIDECAR_BROKER_TOKEN_PATH: join(dir, 'broker-token'),
+    AGENTGATE_SIDECAR_BROKER_TIMEOUT: '500ms',
+    AGENTGATE_SIDECAR_UPSTREAM_URL: 'https://127.0.0.1:1',
+    AGENTGATE_SIDECAR_UPSTREAM_CA_FILE: CA,
+    AGENTGATE_SIDECAR_SHARED_DIR: join(dir, 'shared'),
+    AGENTGATE_SIDECAR_AUDIT_SPOOL_DIR: join(dir, 'spool'),
+    AGENTGATE_SIDECAR_HEALTH_HOST: '127.0.0.1',
+    AGENTGATE_POD_NAMESPACE: 'agents',
+    AGENTGATE_POD_UID: '0f4e7a52-5b1c-4d8e-9a3f-2c6d8e1f0a7b',
+    AGENTGATE_POD_NAME: 'agent-0',
+    ...extra,
+  };
 }
 
 test('a sidecar configuration that cannot run exits 78 and names every problem at once', async (t) => {
@@ -59,21 +80,7 @@ test('an unreachable broker at start is printed, requests fail closed, and SIGTE
     stdout: { write: () => true },
     stderr: { write: (text: string) => (stderr += text) },
     signal: stop.signal,
-    env: {
-      AGENTGATE_LOG_LEVEL: 'silent',
-      AGENTGATE_SIDECAR_BROKER_URL: `https://127.0.0.1:${brokerPort}`,
-      AGENTGATE_SIDECAR_BROKER_CA_FILE: CA,
-      AGENTGATE_SIDECAR_BROKER_TOKEN_PATH: join(dir, 'broker-token'),
-      AGENTGATE_SIDECAR_BROKER_TIMEOUT: '500ms',
-      AGENTGATE_SIDECAR_UPSTREAM_URL: 'https://127.0.0.1:1',
-      AGENTGATE_SIDECAR_UPSTREAM_CA_FILE: CA,
-      AGENTGATE_SIDECAR_SHARED_DIR: join(dir, 'shared'),
-      AGENTGATE_SIDECAR_AUDIT_SPOOL_DIR: join(dir, 'spool'),
-      AGENTGATE_SIDECAR_HEALTH_HOST: '127.0.0.1',
-      AGENTGATE_POD_NAMESPACE: 'agents',
-      AGENTGATE_POD_UID: '0f4e7a52-5b1c-4d8e-9a3f-2c6d8e1f0a7b',
-      AGENTGATE_POD_NAME: 'agent-0',
-    },
+    env: sidecarEnv(dir, brokerPort),
   });
   const deadline = Date.now() + 15_000;
   while (!stderr.includes('cannot be reached') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -101,4 +108,36 @@ test('an unreachable broker at start is printed, requests fail closed, and SIGTE
   t.is(spooled.length, 1);
   const events = JSON.parse(await readFile(join(dir, 'spool', spooled[0] ?? ''), 'utf8')) as Array<{ identity: { podName?: string }; response: { code: number } }>;
   t.deepEqual(events.map((e) => [e.identity.podName, e.response.code]), [['agent-0', 503]]);
+});
+
+test('sidecar.masking.memo: the mask memo is on by default and off when the configuration says false', async (t) => {
+  const metricsOf = async (extra: Record<string, string>): Promise<string> => {
+    const dir = await mkdtemp(join(tmpdir(), 'agentgate-cli-memo-'));
+    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    await mkdir(join(dir, 'shared'));
+    await writeFile(join(dir, 'broker-token'), 'projected\n');
+    const [apiPort, healthPort, brokerPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const stop = new AbortController();
+    const exited = runCli(['sidecar', '--sidecar.api.port', String(apiPort), '--sidecar.health.port', String(healthPort)], { stdout: { write: () => true }, stderr: { write: () => true }, signal: stop.signal, env: sidecarEnv(dir, brokerPort, extra) });
+    try {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        try {
+          const answer = await fetch(`http://127.0.0.1:${healthPort}/metrics`);
+          if (answer.status === 200) return await answer.text();
+        } catch {
+          // Not listening yet.
+        }
+        if (Date.now() > deadline) throw new Error('the sidecar\'s /metrics never answered');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      stop.abort();
+      t.is(await exited, 0);
+    }
+  };
+  t.regex(await metricsOf({}), /^agentgate_sidecar_mask_memo_hits_total 0$/m);
+  const off = await metricsOf({ AGENTGATE_SIDECAR_MASKING_MEMO: 'false' });
+  t.regex(off, /^agentgate_sidecar_held_bytes \d+$/m, 'the metrics are there');
+  t.notRegex(off, /mask_memo/, 'but no memo');
 });
