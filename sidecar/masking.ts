@@ -17,8 +17,8 @@ export interface MaskStageOptions {
    * memory limit is 256 Mi.
    */
   maxBodyBytes?: number;
-  /** The memo of single objects' masking (mask-memo.ts): its bounds, or false for none. */
-  memo?: MaskMemoOptions | false;
+  /** The memo of single objects' masking (mask-memo.ts): on (default, or its bounds), or false for none. */
+  memo?: MaskMemoOptions | boolean;
 }
 
 /** The default bound on a JSON body held for masking. */
@@ -152,7 +152,7 @@ function wholeBodyMask(masker: Masker, context: MaskContext, max: number, sniff:
 export function createMaskResponse(options: MaskStageOptions): MaskResponse {
   const masker = createMasker(options.rules);
   const max = options.maxBodyBytes ?? DEFAULT_MAX_MASKED_BODY_BYTES;
-  const memo = options.memo === false ? undefined : new MaskMemo(options.memo);
+  const memo = options.memo === false ? undefined : new MaskMemo(typeof options.memo === 'object' ? options.memo : {});
   const stage = (target: MaskTarget): ResponseMask => {
     const { attributes } = target;
     const context: MaskContext = { group: attributes.apiGroup, resource: attributes.resource };

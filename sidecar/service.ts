@@ -117,7 +117,7 @@ export async function runSidecarService(options: SidecarServiceOptions): Promise
   }
   let maskResponse;
   try {
-    maskResponse = rules === undefined ? undefined : createMaskResponse({ rules, maxBodyBytes: sc.masking.maxBodyBytes, ...(sc.masking.memo ? {} : { memo: false }) });
+    maskResponse = rules === undefined ? undefined : createMaskResponse({ rules, maxBodyBytes: sc.masking.maxBodyBytes, memo: sc.masking.memo });
   } catch (error) {
     if (!(error instanceof MaskingRulesError)) throw error;
     problems.push(...error.problems.map((p) => `sidecar.masking: ${p}`));

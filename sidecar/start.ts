@@ -139,6 +139,7 @@ export async function startSidecar(config: ConfigFor<'sidecar'>, deps: SidecarDe
     socket.on('close', () => sockets.delete(socket));
   });
 
+  const memo = deps.maskResponse.memo;
   let ready = false;
   const health = createHttpServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
@@ -151,7 +152,7 @@ export async function startSidecar(config: ConfigFor<'sidecar'>, deps: SidecarDe
         openResponses: () => state.openResponses(),
         upstreamConnections: () => upstream.pool.openConnections,
         held: () => ({ bytes: upstream.held.held, waits: upstream.held.waits }),
-        ...(deps.maskResponse.memo !== undefined ? { maskMemo: () => deps.maskResponse.memo ?? { hits: 0, misses: 0, bytes: 0 } } : {}),
+        ...(memo !== undefined ? { maskMemo: () => memo } : {}),
       }));
       return;
     }

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { runCli } from '../../src/cli/run.ts';
 
 const CA = fileURLToPath(new URL('../fixtures/tls/ca.crt', import.meta.url));
@@ -41,6 +41,25 @@ function sidecarEnv(dir: string, brokerPort: number, extra: Record<string, strin
   };
 }
 
+/** `agentgate sidecar` through the CLI in a fresh directory, its broker unreachable; `stop` ends it (SIGTERM). */
+async function startCliSidecar(t: ExecutionContext, extra: Record<string, string> = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'agentgate-cli-sidecar-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(join(dir, 'shared'));
+  await writeFile(join(dir, 'broker-token'), 'projected\n');
+  const [apiPort, healthPort, brokerPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const stop = new AbortController();
+  t.teardown(() => stop.abort());
+  const output = { stderr: '' };
+  const exited = runCli(['sidecar', '--sidecar.api.port', String(apiPort), '--sidecar.health.port', String(healthPort)], {
+    stdout: { write: () => true },
+    stderr: { write: (text: string) => (output.stderr += text) },
+    signal: stop.signal,
+    env: sidecarEnv(dir, brokerPort, extra),
+  });
+  return { dir, apiPort, healthPort, brokerPort, output, exited, stop: () => stop.abort() };
+}
+
 test('a sidecar configuration that cannot run exits 78 and names every problem at once', async (t) => {
   let stderr = '';
   const code = await runCli(['sidecar'], {
@@ -68,23 +87,10 @@ test('a sidecar configuration that cannot run exits 78 and names every problem a
 });
 
 test('an unreachable broker at start is printed, requests fail closed, and SIGTERM spools their audit', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'agentgate-cli-sidecar-'));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  await mkdir(join(dir, 'shared'));
-  await writeFile(join(dir, 'broker-token'), 'projected\n');
-  const [apiPort, healthPort, brokerPort] = await Promise.all([freePort(), freePort(), freePort()]);
-  const stop = new AbortController();
-  t.teardown(() => stop.abort());
-  let stderr = '';
-  const exited = runCli(['sidecar', '--sidecar.api.port', String(apiPort), '--sidecar.health.port', String(healthPort)], {
-    stdout: { write: () => true },
-    stderr: { write: (text: string) => (stderr += text) },
-    signal: stop.signal,
-    env: sidecarEnv(dir, brokerPort),
-  });
+  const { dir, apiPort, brokerPort, output, exited, stop } = await startCliSidecar(t);
   const deadline = Date.now() + 15_000;
-  while (!stderr.includes('cannot be reached') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-  t.is(stderr, `agentgate sidecar: the broker at https://127.0.0.1:${brokerPort} cannot be reached (ECONNREFUSED); the agent's requests are refused with 503 until it answers; still trying\n`);
+  while (!output.stderr.includes('cannot be reached') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.is(output.stderr, `agentgate sidecar: the broker at https://127.0.0.1:${brokerPort} cannot be reached (ECONNREFUSED); the agent's requests are refused with 503 until it answers; still trying\n`);
 
   // The agent's call fails closed, in kubectl's terms.
   const token = (await readFile(join(dir, 'shared', 'token'), 'utf8')).trim();
@@ -101,7 +107,7 @@ test('an unreachable broker at start is printed, requests fail closed, and SIGTE
   t.is(reply.status, 503);
   t.regex((JSON.parse(reply.body) as { message: string }).message, /^agentgate: the broker cannot be reached, so no decision could be made; retry shortly: ECONNREFUSED/);
 
-  stop.abort();
+  stop();
   t.is(await exited, 0);
   // The refused request's audit event did not reach the broker: it waits in the spool for the next start.
   const spooled = (await readdir(join(dir, 'spool'))).filter((name) => name.endsWith('.json'));
@@ -112,13 +118,7 @@ test('an unreachable broker at start is printed, requests fail closed, and SIGTE
 
 test('sidecar.masking.memo: the mask memo is on by default and off when the configuration says false', async (t) => {
   const metricsOf = async (extra: Record<string, string>): Promise<string> => {
-    const dir = await mkdtemp(join(tmpdir(), 'agentgate-cli-memo-'));
-    t.teardown(() => rm(dir, { recursive: true, force: true }));
-    await mkdir(join(dir, 'shared'));
-    await writeFile(join(dir, 'broker-token'), 'projected\n');
-    const [apiPort, healthPort, brokerPort] = await Promise.all([freePort(), freePort(), freePort()]);
-    const stop = new AbortController();
-    const exited = runCli(['sidecar', '--sidecar.api.port', String(apiPort), '--sidecar.health.port', String(healthPort)], { stdout: { write: () => true }, stderr: { write: () => true }, signal: stop.signal, env: sidecarEnv(dir, brokerPort, extra) });
+    const { healthPort, exited, stop } = await startCliSidecar(t, extra);
     try {
       const deadline = Date.now() + 15_000;
       for (;;) {
@@ -132,7 +132,7 @@ test('sidecar.masking.memo: the mask memo is on by default and off when the conf
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     } finally {
-      stop.abort();
+      stop();
       t.is(await exited, 0);
     }
   };
