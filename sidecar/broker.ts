@@ -1,8 +1,9 @@
 // The sidecar's client of the broker's v1 contract: HTTPS with the pod's projected broker token,
 // `Agentgate-Contract: v1`, every call bounded in time, and answers checked against the contract.
 import { readFile } from 'node:fs/promises';
-import http, { type IncomingMessage } from 'node:http';
+import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { http } from './node-http.ts';
 import { CONTRACT_HEADER, CONTRACT_VERSION, parseBrokerError, type BrokerError, type Result } from '../src/contracts/index.ts';
 
 /** Why a broker call failed: the sidecar turns each into a 503 that says which. */
@@ -33,7 +34,7 @@ const MAX_ANSWER_BYTES = 1024 * 1024;
 /** A broker client. */
 export class BrokerClient {
   readonly #base: URL;
-  readonly #agent: http.Agent;
+  readonly #agent: HttpAgent;
   readonly #request: typeof http.request;
   readonly #tokenPath: string;
   readonly timeoutMs: number;

@@ -3,7 +3,7 @@
 // (HTTP, /healthz, /readyz and /metrics only), and holds the broker stream open.
 import { randomUUID } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { createDecider } from './decide.ts';
 import { Upstream } from './forward.ts';
 import { GrantState } from './grants.ts';
 import type { MaskResponse } from './mask.ts';
+import { http } from './node-http.ts';
 import { createPipeline } from './pipeline.ts';
 import { createAccessRequestApi } from './accessrequests.ts';
 import { countingAuditor, createSidecarMetrics, METRICS_CONTENT_TYPE, timedDecider, type SidecarMetrics } from './metrics.ts';
@@ -141,7 +142,7 @@ export async function startSidecar(config: ConfigFor<'sidecar'>, deps: SidecarDe
 
   const memo = deps.maskResponse.memo;
   let ready = false;
-  const health = createHttpServer((req, res) => {
+  const health = http.createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
       res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(metrics.render({

@@ -98,7 +98,11 @@ test('the bundled sidecar serves a request: decided by the broker, forwarded, ma
   t.teardown(() => broker.close());
   broker.addGrant({ id: 'g-bundle', rules: [{ verbs: ['get'], apiGroups: [''], resources: ['secrets'] }], namespaces: ['default'], token: 'bundle-grant-token' });
   broker.table.push({ name: 'bundle', when: () => true, outcome: 'allow', grantId: 'g-bundle' });
-  const sidecar = await startShippedSidecar({ script, dir: join(dir, 'sidecar'), upstreamUrl: upstream.url, brokerUrl: broker.url, brokerToken: 'bundle-broker-token', caFile: CA });
+  const builtins = join(dir, 'sidecar-builtins.txt');
+  const sidecar = await startShippedSidecar({
+    script, dir: join(dir, 'sidecar'), upstreamUrl: upstream.url, brokerUrl: broker.url, brokerToken: 'bundle-broker-token', caFile: CA,
+    env: { NODE_OPTIONS: `--require ${join(root, 'test/fixtures/record-builtins.cjs')}`, RECORD_BUILTINS_TO: builtins },
+  });
   t.teardown(() => sidecar.stop());
   const caPem = await readFile(join(dir, 'sidecar', 'shared', 'ca.crt'));
   const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -114,6 +118,11 @@ test('the bundled sidecar serves a request: decided by the broker, forwarded, ma
   t.is(upstream.received[0]?.headers.authorization, 'Bearer bundle-grant-token', 'forwarded with the grant credential, not the pod token');
   await sidecar.stop();
   t.true(broker.auditBatches.flatMap((b) => b.events).some((e) => e.attributes.resource === 'secrets' && e.response.code === 200), 'the request was audited (flushed at SIGTERM)');
+  // What Node loaded for it: an ES import of node:http would have read its lazy exports and loaded
+  // undici and http2 (sidecar/node-http.ts), about 5 MiB the sidecar has no use for.
+  const loaded = (await readFile(builtins, 'utf8')).split('\n');
+  t.true(loaded.includes('NativeModule https'), 'the record lists the modules the sidecar used');
+  t.deepEqual(loaded.filter((m) => /^NativeModule (internal\/deps\/undici\/undici|http2)$/.test(m)), []);
 });
 
 test('the bundled webhook, on its container\'s NODE_OPTIONS, bootstraps its TLS, serves and admits a pod with the sidecar patch', async (t) => {
