@@ -101,7 +101,7 @@ test('the bundled sidecar serves a request: decided by the broker, forwarded, ma
   const builtins = join(dir, 'sidecar-builtins.txt');
   const sidecar = await startShippedSidecar({
     script, dir: join(dir, 'sidecar'), upstreamUrl: upstream.url, brokerUrl: broker.url, brokerToken: 'bundle-broker-token', caFile: CA,
-    env: { NODE_OPTIONS: `--require ${join(root, 'test/fixtures/record-builtins.cjs')}`, RECORD_BUILTINS_TO: builtins },
+    env: { NODE_OPTIONS: `--import ${join(root, 'test/fixtures/record-builtins.mjs')}`, RECORD_BUILTINS_TO: builtins },
   });
   t.teardown(() => sidecar.stop());
   const caPem = await readFile(join(dir, 'sidecar', 'shared', 'ca.crt'));
