@@ -369,9 +369,14 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
         try {
           masked = maskWhole(parts.sealed(), size);
         } catch {
+          parts.wipe();
           fail(refusal('mask-failed'));
           return;
         }
+        // Masked: what goes out is a new text, and the raw pieces (a Secret's values) are zeroed now
+        // rather than left to the GC. Their share of the budget stays until the text is sent: it
+        // stands for the text, of about their size.
+        if (typeof masked.body === 'string') parts.wipe();
         const send = (out: readonly Buffer[] | string | Buffer, length: number): void => {
           if (settled) return;
           // No length on a HEAD answer (it has no body here) nor where HTTP forbids one (204, 304).

@@ -41,6 +41,16 @@ export class HeldPieces {
     return this.#parts;
   }
 
+  /**
+   * Zeroes the pieces and lets them go: once an answer is masked its raw bytes (a Secret's values)
+   * are of no more use, and should not wait for the answer to reach the agent, nor for the GC.
+   */
+  wipe(): void {
+    this.#seal();
+    for (const part of this.#parts) part.fill(0);
+    this.#parts.length = 0;
+  }
+
   #seal(): void {
     if (this.#lone !== undefined) this.#parts.push(this.#lone);
     if (this.#block !== undefined) this.#parts.push(this.#block.subarray(0, this.#used));

@@ -31,7 +31,8 @@ export interface ResponseMask {
    * The same masking for a body held whole (ordinary answers, not watches or followed logs), as
    * the pieces it arrived in (`size` bytes in all): `body` is those pieces themselves when nothing
    * was masked, else the masked text; `masked` says how many values were masked. Throws when the
-   * body cannot be masked; the proxy then answers 502. Optional: without it the proxy uses the stream.
+   * body cannot be masked; the proxy then answers 502. The pieces stay the proxy's: once `whole`
+   * returned a text or threw, it zeroes them. Optional: without it the proxy uses the stream.
    */
   whole?(parts: readonly Buffer[], size: number): WholeBody;
   /** The largest body `whole` takes: the proxy stops reading (502) past it. */

@@ -54,6 +54,7 @@ class WholeBodyMask extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.#bytes += chunk.length;
     if (this.#bytes > this.#max) {
+      wipe(this.#parts);
       this.#parts = [];
       done(new MaskingError('line-too-long', `the response is larger than ${this.#max} bytes, the most agentgate masks at once; ask for fewer objects (limit)`));
       return;
@@ -68,13 +69,23 @@ class WholeBodyMask extends Transform {
     try {
       const result = maskWholeBody(this.#masker, this.#context, this.#sniff, parts, this.#bytes);
       this.masked = result.masked;
-      if (typeof result.body === 'string') this.push(result.body);
-      else for (const part of result.body) this.push(part);
+      if (typeof result.body === 'string') {
+        wipe(parts);
+        this.push(result.body);
+      } else {
+        for (const part of result.body) this.push(part);
+      }
       done();
     } catch (error) {
+      wipe(parts);
       done(error instanceof Error ? error : new MaskingError('unparseable', 'the response could not be masked'));
     }
   }
+}
+
+/** Zeroes raw pieces no longer needed (masked, or withheld): a Secret's values do not wait for the GC. */
+function wipe(parts: readonly Buffer[]): void {
+  for (const part of parts) part.fill(0);
 }
 
 /** A held body as text: the pieces decoded in turn (a character may straddle two), never first joined into one buffer. */

@@ -1,10 +1,13 @@
 // The bound on answers held whole for masking across all requests (sidecar/held-budget.ts): the
 // budget's rules on their own, then through a sidecar whose upstream holds one answer half sent
-// while a second one arrives whole.
+// while a second one arrives whole. And the held pieces themselves (sidecar/held-pieces.ts):
+// zeroed once their answer is masked or cannot be.
 import type { ServerResponse } from 'node:http';
 import test, { type ExecutionContext } from 'ava';
 import { defaultMaskingRules } from '../../src/masking/index.ts';
 import { HeldBudget } from '../../sidecar/held-budget.ts';
+import { HeldPieces } from '../../sidecar/held-pieces.ts';
+import type { MaskResponse, MaskTarget } from '../../sidecar/mask.ts';
 import { createMaskResponse } from '../../sidecar/masking.ts';
 import { grantPodReads, metric, startWorld, until } from './harness.ts';
 import { startScriptedUpstream, type ScriptedUpstream } from './upstream.ts';
@@ -203,4 +206,103 @@ test('through the sidecar: an answer waiting for room is not cut by the upstream
   t.true(secondDone.doneAt > firstEndedAt, 'it still waited for the older answer');
   t.true((await metric(port, 'agentgate_sidecar_held_waits_total')) <= 2, 'kept alive while waiting, its wait is counted once');
   await until(async () => (await metric(port, 'agentgate_sidecar_held_bytes')) === 0, 5000, 'the budget given back');
+});
+
+test('held pieces: wipe zeroes every piece, large ones the caller handed over and the block small ones were gathered in, and lets them go', (t) => {
+  const pieces = new HeldPieces();
+  const large = Buffer.alloc(8192, 'a');
+  const small = [Buffer.from('secret-one'), Buffer.from('secret-two')];
+  pieces.add(small[0] as Buffer);
+  pieces.add(small[1] as Buffer);
+  pieces.add(large);
+  const held = [...pieces.sealed()];
+  t.is(Buffer.concat(held).toString(), `secret-onesecret-two${'a'.repeat(8192)}`);
+  pieces.wipe();
+  for (const piece of held) t.true(piece.every((byte) => byte === 0), 'each piece is zeroed');
+  t.true(large.every((byte) => byte === 0), 'the piece as it came is zeroed, not a copy');
+  t.deepEqual(pieces.sealed(), [], 'nothing is held after');
+});
+
+test('the mask stage as a stream, for a proxy that streams a held body: the pieces written are zeroed once masked or refused, and a clean body flows out as it came', async (t) => {
+  const stage = createMaskResponse({ rules: defaultMaskingRules, memo: false });
+  const attributes = { verb: 'get', apiGroup: '', apiVersion: 'v1', resource: 'pods', namespace: 'agents', name: 'web-0', isResourceRequest: true, path: '/api/v1/namespaces/agents/pods/web-0' } as MaskTarget['attributes'];
+  const through = async (body: string): Promise<{ out: string; error?: Error; pieces: Buffer[] }> => {
+    const { stream } = stage({ attributes, statusCode: 200, contentType: 'application/json', watch: false });
+    const pieces = [Buffer.from(body.slice(0, 10)), Buffer.from(body.slice(10))];
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(Buffer.from(c)));
+    const ended = new Promise<Error | undefined>((resolve) => {
+      stream.once('end', () => resolve(undefined));
+      stream.once('error', resolve);
+    });
+    for (const piece of pieces) stream.write(piece);
+    stream.end();
+    const error = await ended;
+    return { out: Buffer.concat(chunks).toString(), pieces, ...(error ? { error } : {}) };
+  };
+  const key = 'AKIAIOSFODNN7EXAMPLE';
+  const masked = await through(JSON.stringify({ kind: 'Pod', apiVersion: 'v1', metadata: { name: 'web-0', annotations: { key } } }));
+  t.false(masked.out.includes(key));
+  t.true(masked.pieces.every((p) => p.every((byte) => byte === 0)), 'masked: the raw pieces are zeroed');
+  const refused = await through(`{"kind":"Pod","metadata":{"annotations":{"key":"${key}"}`);
+  t.is(refused.error?.name, 'MaskingError');
+  t.true(refused.pieces.every((p) => p.every((byte) => byte === 0)), 'refused: the raw pieces are zeroed');
+  const clean = JSON.stringify({ kind: 'Pod', apiVersion: 'v1', metadata: { name: 'web-0' } });
+  const passed = await through(clean);
+  t.is(passed.out, clean);
+  t.is(Buffer.concat(passed.pieces).toString(), clean, 'clean: the pieces are what went out');
+});
+
+test('through the sidecar: the raw pieces of an answer are zeroed once it is masked, and when it cannot be; a clean answer goes out as its own pieces', async (t) => {
+  const upstream = await startScriptedUpstream();
+  // The real stage, with a look at the pieces the proxy hands it.
+  const real = createMaskResponse({ rules: defaultMaskingRules, memo: false });
+  const handed: Buffer[][] = [];
+  const stage: MaskResponse = Object.assign((target: MaskTarget) => {
+    const mask = real(target);
+    const whole = mask.whole?.bind(mask);
+    if (whole === undefined) return mask;
+    return {
+      get stream() {
+        return mask.stream;
+      },
+      masked: () => mask.masked(),
+      maxBytes: mask.maxBytes,
+      whole: (parts: readonly Buffer[], size: number) => {
+        handed.push([...parts]);
+        return whole(parts, size);
+      },
+    };
+  }, { memo: real.memo });
+  const world = await startWorld({ upstreamUrl: upstream.url, deps: { maskResponse: stage } });
+  t.teardown(async () => {
+    await world.close();
+    await upstream.close();
+  });
+  grantPodReads(world);
+  const headers = { authorization: `Bearer ${await world.token()}`, accept: 'application/json' };
+  const key = 'AKIAIOSFODNN7EXAMPLE';
+  const pod = (value: string) => JSON.stringify({ kind: 'Pod', apiVersion: 'v1', metadata: { name: 'web-0', namespace: 'agents' }, spec: { containers: [{ name: 'c', image: 'nginx', env: [{ name: 'KEY', value }], args: ['x'.repeat(20_000)] }] } });
+  const rows = [
+    { name: 'a pod with an AWS key in its env', body: pod(key), code: 200, zeroed: true },
+    { name: 'a clean pod', body: pod('plain'), code: 200, zeroed: false },
+    { name: 'a pod that does not parse', body: pod(key).slice(0, -1), code: 502, zeroed: true },
+  ];
+  for (const row of rows) {
+    handed.length = 0;
+    // In several writes, so that the answer is held as several pieces.
+    upstream.respond = (_q, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      for (let at = 0; at < row.body.length; at += 6000) res.write(row.body.slice(at, at + 6000));
+      res.end();
+    };
+    const answer = await world.call('GET', '/api/v1/namespaces/agents/pods/web-0', { headers });
+    t.is(answer.status, row.code, `${row.name}: ${answer.body.slice(0, 200)}`);
+    t.false(answer.body.includes(key), `${row.name}: no key comes back`);
+    const pieces = handed.flat();
+    t.true(pieces.length > 1, `${row.name}: held as ${pieces.length} pieces`);
+    const zero = pieces.every((piece) => piece.every((byte) => byte === 0));
+    if (row.zeroed) t.true(zero, `${row.name}: its raw pieces are zeroed`);
+    else t.is(Buffer.concat(pieces).toString(), row.body, `${row.name}: sent as it came, its pieces intact`);
+  }
 });
