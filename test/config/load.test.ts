@@ -136,3 +136,41 @@ test('every error is reported at once, with field, value, source and expectation
     `  conection: unknown field (from file ${file}); expected a section: log, broker, sidecar, webhook, connection, slack, oidc, pod (did you mean connection?)`,
   ].join('\n'));
 });
+
+const SIDECAR_ENV = { AGENTGATE_SIDECAR_BROKER_URL: 'https://agentgate-broker.agentgate.svc:8443' };
+const upstreamOf = (result: ReturnType<typeof loadConfig<'sidecar'>>): string => (result.ok ? result.config.sidecar.upstream.url : formatConfigErrors(result.errors));
+
+test('the sidecar\'s upstream defaults to the API server\'s service address the kubelet gives every container, not a name the pod\'s resolver answers', (t) => {
+  const kubelet = { KUBERNETES_SERVICE_HOST: '10.100.0.1', KUBERNETES_SERVICE_PORT: '443' };
+  t.is(upstreamOf(loadConfig({ role: 'sidecar', env: { ...SIDECAR_ENV, ...kubelet } })), 'https://10.100.0.1:443');
+  t.is(upstreamOf(loadConfig({ role: 'sidecar', env: { ...SIDECAR_ENV, KUBERNETES_SERVICE_HOST: 'fd00:10:96::1', KUBERNETES_SERVICE_PORT: '6443' } })), 'https://[fd00:10:96::1]:6443', 'IPv6 in brackets');
+  t.is(upstreamOf(loadConfig({ role: 'sidecar', env: { ...SIDECAR_ENV, KUBERNETES_SERVICE_HOST: '10.100.0.1' } })), 'https://10.100.0.1:443', 'no port: 443');
+  t.is(upstreamOf(loadConfig({ role: 'sidecar', env: SIDECAR_ENV })), 'https://kubernetes.default.svc', 'outside a pod: the schema\'s default');
+  const gateway = loadConfig({ role: 'gateway', env: { ...SIDECAR_ENV, ...kubelet, AGENTGATE_OIDC_ISSUER: 'https://issuer.example', AGENTGATE_OIDC_AUDIENCE: 'agentgate' } });
+  t.is(gateway.ok ? gateway.config.sidecar.upstream.url : formatConfigErrors(gateway.errors), 'https://10.100.0.1:443', 'the gateway forwards the same way');
+  const tool = loadConfig({ role: 'tool', env: kubelet });
+  t.is(tool.ok ? tool.config.sidecar.upstream.url : '', 'https://kubernetes.default.svc', 'roles that do not forward keep the default');
+});
+
+test('the sidecar\'s upstream: a value from the environment, a flag or the file wins over the kubelet\'s', async (t) => {
+  const kubelet = { ...SIDECAR_ENV, KUBERNETES_SERVICE_HOST: '10.100.0.1', KUBERNETES_SERVICE_PORT: '443' };
+  t.is(upstreamOf(loadConfig({ role: 'sidecar', env: { ...kubelet, AGENTGATE_SIDECAR_UPSTREAM_URL: 'https://api.internal:6443' } })), 'https://api.internal:6443');
+  t.is(upstreamOf(loadConfig({ role: 'sidecar', env: kubelet, argv: ['--sidecar.upstream.url', 'https://api.flag:6443'] })), 'https://api.flag:6443');
+  const file = await configFile(t, 'sidecar:\n  upstream:\n    url: https://api.file:6443\n');
+  t.is(upstreamOf(loadConfig({ role: 'sidecar', env: kubelet, argv: ['--config', file] })), 'https://api.file:6443');
+});
+
+test('the sidecar\'s upstream: a kubelet variable that is not an IP address or a port is an error that names it', (t) => {
+  const rows = [
+    { env: { KUBERNETES_SERVICE_HOST: 'evil.example/x' }, path: 'KUBERNETES_SERVICE_HOST', says: /"evil\.example\/x".*service IP address/ },
+    { env: { KUBERNETES_SERVICE_HOST: 'kubernetes.default.svc' }, path: 'KUBERNETES_SERVICE_HOST', says: /service IP address/ },
+    { env: { KUBERNETES_SERVICE_HOST: '10.100.0.1', KUBERNETES_SERVICE_PORT: '443/x' }, path: 'KUBERNETES_SERVICE_PORT', says: /"443\/x".*port number/ },
+    { env: { KUBERNETES_SERVICE_HOST: '10.100.0.1', KUBERNETES_SERVICE_PORT: '70000' }, path: 'KUBERNETES_SERVICE_PORT', says: /port number, 1 to 65535/ },
+  ];
+  for (const row of rows) {
+    const errors = errorsOf(loadConfig({ role: 'sidecar', env: { ...SIDECAR_ENV, ...row.env } }));
+    t.deepEqual(errors.map((e) => e.path), [row.path], JSON.stringify(row.env));
+    t.regex(formatConfigErrors(errors), row.says);
+  }
+  t.is(upstreamOf(loadConfig({ role: 'sidecar', env: { ...SIDECAR_ENV, KUBERNETES_SERVICE_HOST: 'evil', AGENTGATE_SIDECAR_UPSTREAM_URL: 'https://api.internal' } })), 'https://api.internal', 'not read when the URL is set');
+});
