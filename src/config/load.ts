@@ -3,13 +3,13 @@
 
 import { issuesToErrors, type ConfigError } from './errors.ts';
 import { configSchemas, type ConfigFor, type ConfigRole } from './schema.ts';
-import { configFileOf, KUBELET_UPSTREAM_PATH, kubeletUpstream, readEnv, readFile, readFlags, type Assignment } from './sources.ts';
+import { configFileOf, readEnv, readFile, readFlags, type Assignment } from './sources.ts';
 
 /** What loadConfig reads. Nothing is taken from `process`: the CLI passes argv and env in. */
 export interface LoadConfigOptions<R extends ConfigRole> {
   /** Configuration flags only (`--broker.listen.port 8443`, `--config FILE`); default none. */
   argv?: readonly string[];
-  /** The environment; only AGENTGATE_* names are read, and for the sidecar KUBERNETES_SERVICE_HOST and _PORT. Default empty. */
+  /** The environment; only AGENTGATE_* names are read. Default empty. */
   env?: Readonly<Record<string, string | undefined>>;
   /** The role whose required fields must be present. */
   role: R;
@@ -20,16 +20,6 @@ export type LoadConfigResult<T> = { ok: true; config: T } | { ok: false; errors:
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** True when a dotted path holds a value (from any source). */
-function has(target: Record<string, unknown>, path: string): boolean {
-  let current: unknown = target;
-  for (const key of path.split('.')) {
-    if (!isRecord(current)) return false;
-    current = current[key];
-  }
-  return current !== undefined;
 }
 
 /** Sets a dotted path, creating sections; a non-mapping in the way is left for the schema to report. */
@@ -69,12 +59,6 @@ export function loadConfig<R extends ConfigRole>(options: LoadConfigOptions<R>):
   };
   apply(readEnv(env));
   apply(flags.value.assignments);
-  // Below every source, above the schema's default: the upstream from the kubelet, for the roles that forward to it.
-  if ((options.role === 'sidecar' || options.role === 'gateway') && !has(raw, KUBELET_UPSTREAM_PATH)) {
-    const upstream = kubeletUpstream(env);
-    errors.push(...upstream.errors);
-    if (upstream.value !== undefined) apply([upstream.value]);
-  }
 
   const schema = configSchemas[options.role];
   const parsed = schema.safeParse(raw);

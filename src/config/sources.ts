@@ -2,7 +2,6 @@
 // turned into assignments of dotted paths with the place they came from, for error messages.
 
 import { readFileSync } from 'node:fs';
-import { isIP, isIPv6 } from 'node:net';
 import { parseArgs } from 'node:util';
 import { parseDocument } from 'yaml';
 import type { ConfigError } from './errors.ts';
@@ -53,36 +52,6 @@ export function readEnv(env: Readonly<Record<string, string | undefined>>): Assi
     assignments.push({ path: field.path, value: coerce(field, raw), source: `env ${name}` });
   }
   return assignments;
-}
-
-/** The variable names and path of the sidecar's upstream as the kubelet gives it. */
-const SERVICE_HOST = 'KUBERNETES_SERVICE_HOST';
-const SERVICE_PORT = 'KUBERNETES_SERVICE_PORT';
-/** The field kubeletUpstream sets. */
-export const KUBELET_UPSTREAM_PATH = 'sidecar.upstream.url';
-
-/**
- * The sidecar's upstream when nothing sets it: the API server's service address, which the kubelet
- * puts into every container as KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT (client-go's
- * in-cluster configuration reads the same; the API server's certificate holds the service IP). The
- * name kubernetes.default.svc would go through the pod's resolver, which the pod's author controls
- * (hostAliases, dnsConfig); the sidecar's environment is the webhook's and the kubelet's alone
- * (webhook/inject refuses a sidecar env that sets these). Read only when no source sets the URL;
- * undefined without the variables (not in a pod), and the schema's default applies. A host that is
- * not an IP address, or a port that is not one, is an error: the kubelet writes neither.
- */
-export function kubeletUpstream(env: Readonly<Record<string, string | undefined>>): SourceRead<Assignment | undefined> {
-  const host = env[SERVICE_HOST] ?? '';
-  if (host === '') return { value: undefined, errors: [] };
-  const port = env[SERVICE_PORT] ?? '';
-  const errors: ConfigError[] = [];
-  if (isIP(host) === 0) errors.push({ path: SERVICE_HOST, problem: 'invalid', value: JSON.stringify(host), expected: `the API server's service IP address, as the kubelet sets it (or set ${KUBELET_UPSTREAM_PATH})`, source: `env ${SERVICE_HOST}` });
-  if (port !== '' && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) {
-    errors.push({ path: SERVICE_PORT, problem: 'invalid', value: JSON.stringify(port), expected: `a port number, 1 to 65535, as the kubelet sets it (or set ${KUBELET_UPSTREAM_PATH})`, source: `env ${SERVICE_PORT}` });
-  }
-  if (errors.length > 0) return { value: undefined, errors };
-  const url = `https://${isIPv6(host) ? `[${host}]` : host}:${port === '' ? '443' : port}`;
-  return { value: { path: KUBELET_UPSTREAM_PATH, value: url, source: `env ${SERVICE_HOST}, ${SERVICE_PORT} (the kubelet)` }, errors: [] };
 }
 
 const flagFields = new Map(configFields.flatMap((field) => (field.flag === undefined ? [] : [[field.flag, field] as const])));
