@@ -40,6 +40,8 @@ export interface Masker {
   maskObject(value: unknown, context?: MaskContext): MaskedObject;
   /** Masks secret patterns in free text (a log line, a message). */
   maskText(text: string): MaskedText;
+  /** The same for a text cut short, where a secret may lack the end its pattern needs (PatternScanner.maskCut). */
+  maskCutText(text: string): MaskedText & { open: boolean };
   /** Parses, masks and re-serializes a JSON document; the original text comes back when nothing was masked. */
   maskJson(text: string, context?: MaskContext): MaskedText;
 }
@@ -245,6 +247,9 @@ export function createMasker(rules: MaskingRules): Masker {
     },
     maskText(s) {
       return scanner.mask(s);
+    },
+    maskCutText(s) {
+      return scanner.maskCut(s);
     },
     maskJson(s, context) {
       let parsed: unknown;

@@ -93,6 +93,13 @@ export interface PatternScanner {
   mask(text: string): MaskedText;
   /** The same, for the hot path: returns the masked string and adds the count to `tally`, allocating nothing when clean. */
   maskCounting(text: string, tally: { count: number }): string;
+  /**
+   * Masks a text that was cut short (the end of a log read with `limitBytes`, a piece of an
+   * over-long line): every match, and everything from the first trigger that is not inside one to
+   * the end, since a secret there may have been cut before the rest of its pattern (the closing
+   * quote, the `@`, its last characters) came. `open` says whether that happened.
+   */
+  maskCut(text: string): MaskedText & { open: boolean };
 }
 
 /** Strings shorter than this cannot hold a built-in match ("token=x" is the shortest) and skip all work. */
@@ -128,7 +135,7 @@ export function compilePatterns(definitions: readonly SecretPatternDefinition[],
     // An operator's regex has no declared literals: it joins the pre-filter as it is.
     filters.push(extra.regex);
   }
-  if (rows.length === 0) return { mask: (text) => ({ text, count: 0 }), maskCounting: (text) => text };
+  if (rows.length === 0) return { mask: (text) => ({ text, count: 0 }), maskCounting: (text) => text, maskCut: (text) => ({ text, count: 0, open: false }) };
   const slots: Slot[] = [];
   const parts: string[] = [];
   let next = 1;
@@ -143,6 +150,7 @@ export function compilePatterns(definitions: readonly SecretPatternDefinition[],
   // alternation with per-literal `(?i:…)` groups; an extra pattern matched case-insensitively here
   // only lets more strings through to the exact scan.
   const prefilter = new RegExp([...triggers.map(escapeLiteral), ...filters].join('|'), 'i');
+  const triggerScan = new RegExp(prefilter.source, 'gi');
   // An operator's pattern may match shorter strings than any built-in one.
   const minLength = extras.length > 0 ? 1 : MIN_LENGTH;
   // Values repeat across the items of a list (images, paths, "password" as a secretKeyRef key):
@@ -166,14 +174,38 @@ export function compilePatterns(definitions: readonly SecretPatternDefinition[],
     }
     return text;
   };
-  return {
-    maskCounting,
-    mask(text) {
-      const tally = { count: 0 };
-      const masked = maskCounting(text, tally);
-      return { text: masked, count: tally.count };
-    },
+  const mask = (text: string): MaskedText => {
+    const tally = { count: 0 };
+    const masked = maskCounting(text, tally);
+    return { text: masked, count: tally.count };
   };
+  const maskCut = (text: string): MaskedText & { open: boolean } => {
+    const open = prefilter.test(text) ? firstOpenTrigger(text, scan, triggerScan) : -1;
+    if (open < 0) return { ...mask(text), open: false };
+    const head = mask(text.slice(0, open));
+    return { text: head.text + MASK_MARKER, count: head.count + 1, open: true };
+  };
+  return { maskCounting, mask, maskCut };
+}
+
+/** Where the first trigger outside every complete match of `scan` begins in `text`, or -1. */
+function firstOpenTrigger(text: string, scan: RegExp, triggerScan: RegExp): number {
+  const spans: Array<[number, number]> = [];
+  scan.lastIndex = 0;
+  for (let m = scan.exec(text); m !== null; m = scan.exec(text)) {
+    if (m[0] === '') scan.lastIndex++;
+    else spans.push([m.index, m.index + m[0].length]);
+  }
+  triggerScan.lastIndex = 0;
+  for (let m = triggerScan.exec(text); m !== null; m = triggerScan.exec(text)) {
+    if (m[0] === '') {
+      triggerScan.lastIndex++;
+      continue;
+    }
+    const at = m.index;
+    if (!spans.some(([start, end]) => at >= start && at < end)) return at;
+  }
+  return -1;
 }
 
 function maskMatches(text: string, scan: RegExp, slots: readonly Slot[]): MaskedText {

@@ -4,7 +4,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { MASK_MARKER } from './marker.ts';
-import { MaskingError, type MaskContext, type Masker } from './mask.ts';
+import { MaskingError, type MaskContext, type MaskedText, type Masker } from './mask.ts';
 
 /** A watch event is one object; etcd stores at most 1.5 MiB, which JSON (base64 data) grows by a third. */
 export const DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024;
@@ -127,6 +127,10 @@ export class LogMaskingStream extends Transform {
   #inKey = 0;
   /** Dropping the rest of an over-long run without blanks, already replaced by the marker. */
   #dropping = false;
+  /** Withholding the rest of an over-long line whose piece ended in what may be a cut secret. */
+  #withholding = false;
+  /** Whether the last text masked as cut ended in what may be a cut secret (masked to its end). */
+  #open = false;
 
   constructor(masker: Masker, options: LogMaskingOptions = {}) {
     super();
@@ -137,20 +141,29 @@ export class LogMaskingStream extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     const out: string[] = [];
     const held = this.#lines.feed(chunk, (line) => {
-      out.push(this.#line(line.toString('latin1')) + '\n');
+      // The end of a line withheld: only its newline goes out (its start went out masked).
+      out.push((this.#withholding ? '' : this.#line(line.toString('latin1'))) + '\n');
       this.#dropping = false;
+      this.#withholding = false;
     });
     if (held > this.#max) this.#overlong(this.#lines.take().toString('latin1'), out);
     done(null, out.length === 0 ? undefined : Buffer.from(out.join(''), 'latin1'));
   }
 
+  // A last line without its newline may have been cut (`limitBytes`, or a process mid-write): it is
+  // masked as a cut text, so a secret cut before its pattern's end is masked from its trigger on.
   override _flush(done: TransformCallback): void {
     const rest = this.#lines.take();
-    done(null, rest.length === 0 ? undefined : Buffer.from(this.#line(rest.toString('latin1')), 'latin1'));
+    done(null, rest.length === 0 || this.#withholding ? undefined : Buffer.from(this.#line(rest.toString('latin1'), true), 'latin1'));
   }
 
-  /** Emits an over-long line's head up to its last blank and keeps the tail; a run without blanks becomes the marker. */
+  /**
+   * Emits an over-long line's head up to its last blank and keeps the tail; a run without blanks
+   * becomes the marker. The head is masked as a cut text: when it ends in what may be a secret cut
+   * at the blank (a quoted password with spaces), the rest of the line is withheld.
+   */
   #overlong(text: string, out: string[]): void {
+    if (this.#withholding) return;
     const cut = Math.max(text.lastIndexOf(' '), text.lastIndexOf('\t'));
     if (this.#dropping || cut <= 0) {
       if (!this.#dropping) {
@@ -160,11 +173,17 @@ export class LogMaskingStream extends Transform {
       this.#dropping = true;
       return;
     }
-    out.push(this.#line(text.slice(0, cut + 1)));
+    out.push(this.#line(text.slice(0, cut + 1), true));
+    if (this.#open) {
+      this.#withholding = true;
+      return;
+    }
     this.#lines.feed(Buffer.from(text.slice(cut + 1), 'latin1'), () => undefined);
   }
 
-  #line(text: string): string {
+
+  #line(text: string, cut = false): string {
+    this.#open = false;
     if (this.#dropping) {
       // The tail of a run already masked, up to its first blank.
       const blank = text.search(/[ \t]/);
@@ -179,7 +198,14 @@ export class LogMaskingStream extends Transform {
       // Keep a CRLF log's carriage return, so the masked line ends as the others do.
       return end ? MASK_MARKER + text.slice(end.index) : MASK_MARKER + (text.endsWith('\r') ? '\r' : '');
     }
-    const masked = this.#masker.maskText(text);
+    let masked: MaskedText;
+    if (cut) {
+      const result = this.#masker.maskCutText(text);
+      this.#open = result.open;
+      masked = result;
+    } else {
+      masked = this.#masker.maskText(text);
+    }
     this.masked += masked.count;
     const begin = BEGIN_KEY.exec(text);
     if (begin && !END_KEY.test(text.slice(begin.index))) this.#inKey = MAX_KEY_LINES;

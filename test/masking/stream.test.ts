@@ -135,3 +135,58 @@ for (const row of logRows) {
     t.is(out.toString('latin1'), row.output.toString('latin1'));
   });
 }
+
+// A log read with limitBytes (kubectl logs --limit-bytes) ends where the agent chose: a secret cut
+// before its pattern's end (the closing quote, the `@`, its 36th character) would match nothing.
+// Each line holds one secret; `secret` is the part that must not show, `at` where it starts.
+const cutLines = [
+  { name: 'a connection string cut before its @', line: 'connecting to postgres://app:S3cr3t-Pa55w0rd@db:5432/app', secret: 'S3cr3t-Pa55w0rd' },
+  { name: 'a quoted password cut before its quote', line: '{"level":"info","password":"An0ther-S3cret with spaces","user":"app"}', secret: 'An0ther-S3cret with spaces' },
+  { name: 'a GitHub token cut before its 36th character', line: `using ghp_${'A1b2C3d4E5'.repeat(3)}f6G7h8 for the clone`, secret: `${'A1b2C3d4E5'.repeat(3)}f6G7h8` },
+  { name: 'an AWS secret key cut before its 40th character', line: `aws_secret_access_key = ${'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY'} set`, secret: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
+  { name: 'an npm token cut short', line: `token npm_${'abcdefghij'.repeat(3)}klmnop ok`, secret: `${'abcdefghij'.repeat(3)}klmnop` },
+  { name: 'a JWT cut in its first part', line: `Authorization header ${JWT} sent`, secret: JWT.slice(3) },
+];
+
+test('logs cut short (limitBytes): at every cut, no four characters of a secret show', async (t) => {
+  const leaks: string[] = [];
+  for (const row of cutLines) {
+    const at = row.line.indexOf(row.secret);
+    const body = `first line\n${row.line}\n`;
+    const start = 'first line\n'.length + at;
+    for (let cut = start + 4; cut <= body.length; cut++) {
+      const visible = body.slice(start, cut).slice(0, row.secret.length);
+      const { out, error } = await run(new LogMaskingStream(masker), [Buffer.from(body.slice(0, cut))]);
+      if (error !== undefined) leaks.push(`${row.name}, cut at ${cut}: ${String(error)}`);
+      // Four characters of the secret, anywhere it showed in the input.
+      for (let i = 0; i + 4 <= visible.length; i++) {
+        if (out.toString().includes(visible.slice(i, i + 4))) {
+          leaks.push(`${row.name}, cut at ${cut}: "${visible.slice(i, i + 4)}" in ${out.toString()}`);
+          break;
+        }
+      }
+    }
+  }
+  t.deepEqual(leaks, []);
+});
+
+test('logs cut short: a last line without a trigger comes out whole, one with a trigger only up to it, and whole lines before it as they were', async (t) => {
+  const plain = await run(new LogMaskingStream(masker), [Buffer.from('line one\nline two without its newl')]);
+  t.is(plain.out.toString(), 'line one\nline two without its newl');
+  const cut = await run(new LogMaskingStream(masker), [Buffer.from('user=app password=x\nconnecting to postgres://app:S3cr')]);
+  t.is(cut.out.toString(), `user=app password=${M}\nconnecting to postgres${M}`);
+});
+
+test('logs: an over-long line cut at a blank inside a quoted secret withholds the rest of the line, at every chunking', async (t) => {
+  const secretValue = 'correct horse battery staple';
+  const line = `${'word '.repeat(20)}db_password: "${secretValue}" ${'tail '.repeat(30)}`;
+  const body = Buffer.from(`${line}\nnext line\n`);
+  const wrong: string[] = [];
+  for (let size = 1; size <= 160; size += 7) {
+    const chunks = Array.from({ length: Math.ceil(body.length / size) }, (_, i) => body.subarray(i * size, (i + 1) * size));
+    const { out, error } = await run(new LogMaskingStream(masker, { maxLineBytes: 128 }), chunks);
+    const text = out.toString();
+    if (error !== undefined || ['correct', 'horse', 'battery', 'staple'].some((w) => text.includes(w)) || !text.endsWith('\nnext line\n')) wrong.push(`chunks of ${size}: ${String(error)} ${text}`);
+  }
+  t.deepEqual(wrong, []);
+});

@@ -61,6 +61,22 @@ test.serial('answers of every kind come back masked, with their status code', as
   }
 });
 
+test.serial('a pod log read with limitBytes, cut by the kubelet inside a secret, shows none of it', async (t) => {
+  const headers = await auth();
+  const log = 'boot\nconnecting to postgres://app:S3cr3t-Pa55w0rd@db:5432/app\n{"level":"info","password":"An0ther-S3cret"}\n';
+  for (const secret of ['S3cr3t-Pa55w0rd', 'An0ther-S3cret']) {
+    const at = log.indexOf(secret);
+    for (const cut of [at + 6, at + secret.length - 1, at + secret.length]) {
+      // The kubelet honours limitBytes: the answer ends after `cut` bytes, mid-line.
+      scripted.respond = (q, res) => void res.writeHead(200, { 'content-type': 'text/plain' }).end(log.slice(0, Number(new URL(q.url, 'https://x').searchParams.get('limitBytes'))));
+      const reply = await world.call('GET', `/api/v1/namespaces/agents/pods/web-0/log?limitBytes=${cut}`, { headers });
+      t.is(reply.status, 200);
+      t.false(reply.body.includes(secret.slice(0, 6)), `cut at ${cut}: ${reply.body}`);
+      t.true(reply.body.startsWith('boot\n'), 'the lines before come as they were');
+    }
+  }
+});
+
 test.serial('answers that cannot be masked are a 502 Status, never the raw bytes', async (t) => {
   const headers = await auth();
   const rows: Array<{ name: string; type?: string; body: string; path?: string }> = [
