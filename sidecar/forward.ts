@@ -200,8 +200,12 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       };
       pump();
     };
-    if (input.longLived) {
-      // Registered before the upstream answers: a grant that ends while the head is awaited cuts it too.
+    // A grant's end cuts an answer that stays open: watches and followed logs from before their
+    // head, any other answer streamed (a proxied event stream, a text that keeps coming) from its head on.
+    let cutting = false;
+    const cutAtGrantEnd = (): void => {
+      if (cutting) return;
+      cutting = true;
       unregister = input.onGrantEnd((why) => {
         abortUpstream();
         const status = why === 'broker-stream-lost'
@@ -217,7 +221,9 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
         }
         finish({ code: res.headersSent ? res.statusCode : status.code, bytes, masked: masked() });
       });
-    }
+    };
+    // Registered before the upstream answers: a grant that ends while the head is awaited cuts it too.
+    if (input.longLived) cutAtGrantEnd();
 
     const method = req.method ?? 'GET';
     const bodyless = method === 'GET' || method === 'HEAD';
@@ -421,6 +427,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
     function stream(code: number, headers: OutgoingHttpHeaders, from: NodeJS.ReadableStream, countMasked: () => number, gzip: boolean): void {
       let source = from;
       masked = countMasked;
+      cutAtGrantEnd();
       if (gzip) {
         headers['content-encoding'] = 'gzip';
         headers.vary = 'Accept-Encoding';

@@ -107,7 +107,12 @@ export function createPipeline(deps: PipelineDeps): { handle(req: IncomingMessag
     const longLived = isLongLived(attributes, url);
     const send = (allowed: Allowed, retryOnUnauthorized: boolean): Promise<ForwardOutcome> => forward(deps.upstream, deps.maskResponse, {
       req, res, attributes, body, credential: allowed.credential, discovery, longLived, retryOnUnauthorized, writeStallMs: deps.writeStallMs,
-      onGrantEnd: (cut) => deps.state.onEnd(allowed.grant.id, cut),
+      onGrantEnd: (cut) => {
+        const unregister = deps.state.onEnd(allowed.grant.id, cut);
+        // A streamed answer registers once its head came: its grant may have ended meanwhile.
+        if (deps.state.grant(allowed.grant.id) === undefined) setImmediate(() => cut('expired'));
+        return unregister;
+      },
     });
     // The grant may have ended while the body was read or the broker answered.
     if (deps.state.grant(result.grant.id) === undefined) return refuse(req, res, requestId, started, attributes, refusal('grant-ended', `grant ${result.grant.id}`));

@@ -10,7 +10,7 @@ import { accessRequestCommand } from '../../sidecar/decide.ts';
 import { createMaskResponse } from '../../sidecar/masking.ts';
 import { parseAccessRequestObjectInput } from '../../src/contracts/index.ts';
 import { parseRequest } from '../../src/request/index.ts';
-import { GRANT_TOKEN, grantPodReads, startWorld, type World } from './harness.ts';
+import { GRANT_TOKEN, grantPodReads, startWorld, until, type World } from './harness.ts';
 import { startScriptedUpstream, type ScriptedUpstream } from './upstream.ts';
 
 let scripted: ScriptedUpstream;
@@ -75,6 +75,35 @@ test.serial('a pod log read with limitBytes, cut by the kubelet inside a secret,
       t.true(reply.body.startsWith('boot\n'), 'the lines before come as they were');
     }
   }
+});
+
+test.serial('a streamed proxy answer (an event stream) is cut when its grant ends, as watches and followed logs are', async (t) => {
+  const headers = await auth();
+  const grant = world.broker.addGrant({ id: 'g-proxy', rules: [{ verbs: ['get'], apiGroups: [''], resources: ['services/proxy'] }], namespaces: ['agents'], token: GRANT_TOKEN, ttlMs: 1500 });
+  world.broker.table.push({ name: 'proxy', when: (a) => a.resource === 'services' && a.subresource === 'proxy', outcome: 'allow', grantId: 'g-proxy' });
+  // Its expiry as written (whole seconds, as Kubernetes writes times), on this process's clock.
+  const grantEndsAt = performance.now() + Date.parse(grant.expiresAt) - Date.now();
+  let upstreamClosedAt = 0;
+  scripted.respond = (_q, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    let tick = 0;
+    const timer = setInterval(() => res.write(`data: tick ${++tick}\n\n`), 100);
+    res.on('close', () => {
+      clearInterval(timer);
+      upstreamClosedAt = performance.now();
+    });
+  };
+  const reply = await Promise.race([
+    world.call('GET', '/api/v1/namespaces/agents/services/web:80/proxy/events', { headers }),
+    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 6000)),
+  ]);
+  const endedAt = performance.now();
+  if (reply === undefined) return t.fail('the stream was still open 6 s after the request, its grant of at most 1.5 s long over');
+  t.is(reply.status, 200);
+  t.true(reply.body.includes('data: tick 1\n'), reply.body.slice(0, 100));
+  t.true(endedAt - grantEndsAt > -50 && endedAt - grantEndsAt < 1000, `cut ${Math.round(endedAt - grantEndsAt)} ms after the grant ended`);
+  await until(() => upstreamClosedAt > 0, 3000, 'the upstream stream closed');
+  t.true(upstreamClosedAt - grantEndsAt < 1000, 'and its upstream request with it');
 });
 
 test.serial('answers that cannot be masked are a 502 Status, never the raw bytes', async (t) => {
