@@ -69,6 +69,25 @@ export class Upstream {
   }
 }
 
+/**
+ * Masks every header value in place as free text (a list, such as Set-Cookie, value by value);
+ * returns how many values were masked.
+ */
+function maskHeaders(headers: OutgoingHttpHeaders, text: NonNullable<MaskResponse['text']>): number {
+  let count = 0;
+  const one = (value: string): string => {
+    const masked = text(value);
+    count += masked.count;
+    return masked.text;
+  };
+  for (const name in headers) {
+    const value = headers[name];
+    if (typeof value === 'string') headers[name] = one(value);
+    else if (Array.isArray(value)) headers[name] = value.map(one);
+  }
+  return count;
+}
+
 /** What one forwarded request produced, for the audit. */
 export interface ForwardOutcome {
   code: number;
@@ -133,12 +152,14 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
     let abortUpstream: () => void = () => {};
     // The answer's share of the held-bytes budget, given back however the request ends.
     let releaseHeld: () => void = () => {};
+    // Values masked in the answer's headers, counted with its body's.
+    let headersMasked = 0;
     const finish = (outcome: ForwardOutcome): void => {
       if (settled) return;
       settled = true;
       unregister();
       releaseHeld();
-      resolve(outcome);
+      resolve(headersMasked === 0 ? outcome : { ...outcome, masked: outcome.masked + headersMasked });
     };
     const fail = (status: Status, extra: Partial<ForwardOutcome> = {}): void => {
       if (settled) return;
@@ -300,6 +321,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       }
       const watch = attributes.verb === 'watch';
       const headers = agentHeaders(upHeaders, !input.discovery);
+      if (!input.discovery && maskResponse.text !== undefined) headersMasked = maskHeaders(headers, maskResponse.text);
       const length = Number(upHeaders['content-length'] ?? Number.NaN);
       const gzip = !input.discovery && !input.longLived && method !== 'HEAD' && acceptsGzip(req.headers) && !(length < GZIP_THRESHOLD);
       if (input.discovery) {

@@ -49,4 +49,9 @@ export interface WholeBody {
 export type MaskResponse = ((target: MaskTarget) => ResponseMask) & {
   /** The memo of single objects' masking, when the stage keeps one (for /metrics). */
   readonly memo?: { readonly hits: number; readonly misses: number; readonly bytes: number };
+  /**
+   * Masks a response header's value as free text: a proxied backend's own headers, a `Warning`
+   * an admission webhook wrote from the object. Without it headers pass as they came.
+   */
+  readonly text?: (value: string) => { text: string; count: number };
 };

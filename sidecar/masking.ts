@@ -188,5 +188,5 @@ export function createMaskResponse(options: MaskStageOptions): MaskResponse {
     const sniff = freeText ? 'sniff' : 'json-only';
     return wholeBodyMask(masker, context, max, sniff, slot(sniff));
   };
-  return Object.assign(stage, { memo });
+  return Object.assign(stage, { memo, text: (value: string) => masker.maskText(value) });
 }

@@ -106,6 +106,26 @@ test.serial('a streamed proxy answer (an event stream) is cut when its grant end
   t.true(upstreamClosedAt - grantEndsAt < 1000, 'and its upstream request with it');
 });
 
+test.serial('response headers are masked too: a proxied backend\'s own, and a Warning that quotes an object', async (t) => {
+  const headers = await auth();
+  const token = `ghp_${'A1b2C3d4E5'.repeat(3)}f6G7h8`;
+  const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZ2VudCJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+  scripted.respond = (_q, res) => {
+    res.setHeader('x-upstream-token', token);
+    res.setHeader('set-cookie', [`session=${jwt}; HttpOnly`, 'theme=dark']);
+    res.setHeader('warning', '299 - "password=hunter2-in-a-warning"');
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('hello\n');
+  };
+  const reply = await world.call('GET', '/api/v1/namespaces/agents/pods/web-0/log', { headers });
+  t.is(reply.status, 200);
+  t.is(reply.body, 'hello\n');
+  const all = JSON.stringify(reply.headers);
+  for (const secret of [token, jwt, 'hunter2-in-a-warning']) t.false(all.includes(secret), `${secret} in ${all}`);
+  t.is(reply.headers['x-upstream-token'], MASK_MARKER);
+  t.deepEqual(reply.headers['set-cookie'], [`session=${MASK_MARKER}; HttpOnly`, 'theme=dark']);
+  t.is(reply.headers.warning, `299 - "password=${MASK_MARKER}"`);
+});
+
 test.serial('answers that cannot be masked are a 502 Status, never the raw bytes', async (t) => {
   const headers = await auth();
   const rows: Array<{ name: string; type?: string; body: string; path?: string }> = [
