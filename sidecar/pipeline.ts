@@ -85,6 +85,9 @@ export function createPipeline(deps: PipelineDeps): { handle(req: IncomingMessag
       const decoded = decodeRequestBody(read, header(req, 'content-encoding'), deps.bodyLimit);
       if (!Buffer.isBuffer(decoded)) return refuse(req, res, requestId, started, attributes, decoded);
       body = decoded;
+      // CBOR's indefinite-length strings split a text into chunks that the API server joins and no
+      // byte search sees whole: such a body cannot be checked for the marker.
+      if (/cbor/i.test(header(req, 'content-type') ?? '')) return refuse(req, res, requestId, started, attributes, refusal('body-type-unsupported'));
       // Before the decision: a masked value written back would replace a real Secret with the mask.
       const writeBack = checkWriteBack(body, header(req, 'content-type'));
       if (writeBack !== undefined) return refuse(req, res, requestId, started, attributes, refusal('masked-value-write-back', writeBack.message));

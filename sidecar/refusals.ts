@@ -34,6 +34,7 @@ export const Refusals = Object.freeze({
   'shutting-down': { reason: 'ServiceUnavailable', message: 'agentgate: the sidecar is shutting down; retry shortly' },
   'audit-spool-full': { reason: 'ServiceUnavailable', message: 'agentgate: this pod\'s audit spool is full, so requests are refused until its audit events reach the broker; retry shortly' },
   'body-encoding-unsupported': { reason: 'UnsupportedMediaType', message: 'agentgate: the request body\'s Content-Encoding is not supported; send it uncompressed, or as gzip or deflate' },
+  'body-type-unsupported': { reason: 'UnsupportedMediaType', message: 'agentgate: request bodies in CBOR are not accepted, since a CBOR text may come in pieces that only the API server joins, so agentgate could not check it for masked values; send JSON (client-go: leave the CBOR feature gates off)' },
   'body-encoding-invalid': { reason: 'BadRequest', message: 'agentgate: the request body could not be decoded as its Content-Encoding says' },
   'virtual-not-found': { reason: 'NotFound', message: 'agentgate: not found' },
   // BadRequest, not Invalid: kubectl prints an Invalid Status as its causes' fields, which a refusal has none of.

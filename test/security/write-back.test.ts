@@ -65,3 +65,21 @@ test.serial('a body carrying the mask marker is refused (MaskedValueWriteBack) a
     t.is(gate.world.broker.decisions.length, decisions, `${row.name}: refused before a decision`);
   }
 });
+
+test.serial('a CBOR body is refused (415) before any decision: an indefinite-length string splits the marker into pieces the API server would join', async (t) => {
+  // {"stringData":{"password":(_ "agentgate-" "masked-data")}}: the marker in two chunks.
+  const text = (s: string): Buffer => Buffer.concat([Buffer.from([0x60 + s.length]), Buffer.from(s)]);
+  const chunked = Buffer.concat([Buffer.from([0xa1]), text('stringData'), Buffer.from([0xa1]), text('password'), Buffer.from([0x7f]), text('agentgate-'), text('masked-data'), Buffer.from([0xff])]);
+  t.false(chunked.includes(MASK_MARKER), 'the marker is not in the bytes whole');
+  for (const type of ['application/cbor', 'application/apply-patch+cbor', 'application/CBOR-seq']) {
+    gate.upstream.received.length = 0;
+    const decisions = gate.world.broker.decisions.length;
+    const reply = await gate.world.call('PATCH', SECRET, { headers: { authorization: `Bearer ${gate.token}`, 'content-type': type, 'content-length': String(chunked.length) }, body: chunked });
+    t.is(reply.status, 415, `${type}: ${reply.body.slice(0, 200)}`);
+    const status = JSON.parse(reply.body) as { reason: string; message: string };
+    t.is(status.reason, 'UnsupportedMediaType');
+    t.regex(status.message, /CBOR are not accepted.*send JSON/);
+    t.is(gate.upstream.received.length, 0, `${type}: nothing reached the API server`);
+    t.is(gate.world.broker.decisions.length, decisions, `${type}: refused before a decision`);
+  }
+});
