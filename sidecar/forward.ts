@@ -368,7 +368,12 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       const parts = new HeldPieces();
       let size = 0;
       const share = upstream.held.open();
-      releaseHeld = () => share.release();
+      // However the answer ends (sent, refused past its bound, cut upstream, the agent gone), its
+      // pieces are zeroed too: an answer given up on before its masking was never masked.
+      releaseHeld = () => {
+        share.release();
+        parts.wipe();
+      };
       sink = {
         data(chunk) {
           size += chunk.length;

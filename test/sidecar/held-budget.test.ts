@@ -253,7 +253,7 @@ test('the mask stage as a stream, for a proxy that streams a held body: the piec
   t.is(Buffer.concat(passed.pieces).toString(), clean, 'clean: the pieces are what went out');
 });
 
-test('through the sidecar: the raw pieces of an answer are zeroed once it is masked, and when it cannot be; a clean answer goes out as its own pieces', async (t) => {
+test('through the sidecar: the raw pieces of an answer are zeroed once it is masked, when it cannot be, and once a clean one, sent as its own pieces, is out', async (t) => {
   const upstream = await startScriptedUpstream();
   // The real stage, with a look at the pieces the proxy hands it.
   const real = createMaskResponse({ rules: defaultMaskingRules, memo: false });
@@ -299,10 +299,10 @@ test('through the sidecar: the raw pieces of an answer are zeroed once it is mas
     const answer = await world.call('GET', '/api/v1/namespaces/agents/pods/web-0', { headers });
     t.is(answer.status, row.code, `${row.name}: ${answer.body.slice(0, 200)}`);
     t.false(answer.body.includes(key), `${row.name}: no key comes back`);
+    if (row.code === 200 && !row.zeroed) t.is(answer.body, row.body, `${row.name}: sent as it came`);
     const pieces = handed.flat();
     t.true(pieces.length > 1, `${row.name}: held as ${pieces.length} pieces`);
-    const zero = pieces.every((piece) => piece.every((byte) => byte === 0));
-    if (row.zeroed) t.true(zero, `${row.name}: its raw pieces are zeroed`);
-    else t.is(Buffer.concat(pieces).toString(), row.body, `${row.name}: sent as it came, its pieces intact`);
+    // The sidecar is done with the answer once the agent has it (the audit follows at once).
+    await until(() => pieces.every((piece) => piece.every((byte) => byte === 0)), 2000, `${row.name}: its raw pieces zeroed`);
   }
 });
