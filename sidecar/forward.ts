@@ -18,6 +18,7 @@ import { HeldBudget } from './held-budget.ts';
 import { HeldPieces } from './held-pieces.ts';
 import { acceptsGzip, agentHeaders, contentTypeOf, GZIP_THRESHOLD, isMaskableMediaType, upstreamHeaders } from './negotiation.ts';
 import { refusal } from './refusals.ts';
+import { StreamBudget } from './stream-budget.ts';
 import { SILENT, UpstreamPool, type Exchange } from './upstream-pool.ts';
 
 /** The real API server, known to the sidecar alone. */
@@ -30,7 +31,12 @@ export interface UpstreamOptions {
   headersTimeoutMs?: number;
   /** Bytes of answers held whole for masking at once, over all requests; default 4 MiB (see held-budget.ts). */
   maxHeldBytes?: number;
+  /** Bytes of streamed answers waiting on their agents, over all requests; default 32 MiB (see stream-budget.ts). */
+  maxStreamedBytes?: number;
 }
+
+/** Default of {@link UpstreamOptions.maxStreamedBytes}: four of the largest watch events. */
+export const DEFAULT_MAX_STREAMED_BYTES = 32 * 1024 * 1024;
 
 /**
  * Default of {@link UpstreamOptions.maxHeldBytes}. Measured with 32 connections of LISTs of 100
@@ -50,6 +56,8 @@ export class Upstream {
   readonly headersTimeoutMs: number;
   /** The bound on answers held whole at once, shared by every request. */
   readonly held: HeldBudget;
+  /** The bound on bytes of streamed answers waiting on their agents, over all requests. */
+  readonly streams: StreamBudget;
 
   constructor(options: UpstreamOptions) {
     const url = new URL(options.url);
@@ -59,6 +67,7 @@ export class Upstream {
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.headersTimeoutMs = options.headersTimeoutMs ?? 65_000;
     this.held = new HeldBudget(options.maxHeldBytes ?? DEFAULT_MAX_HELD_BYTES);
+    this.streams = new StreamBudget(options.maxStreamedBytes ?? DEFAULT_MAX_STREAMED_BYTES);
     // The CA is the cluster's, checked against kubernetes.default.svc or the URL's host.
     this.pool = new UpstreamPool({ host: this.host, port: this.port, servername: this.servername, ca: options.ca, maxSockets: options.maxSockets ?? 64 });
   }
@@ -152,6 +161,8 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
     let abortUpstream: () => void = () => {};
     // The answer's share of the held-bytes budget, given back however the request ends.
     let releaseHeld: () => void = () => {};
+    // A streamed answer's share of the streams' budget, given back however it ends.
+    let releaseStream: () => void = () => {};
     // Values masked in the answer's headers, counted with its body's.
     let headersMasked = 0;
     const finish = (outcome: ForwardOutcome): void => {
@@ -159,6 +170,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       settled = true;
       unregister();
       releaseHeld();
+      releaseStream();
       resolve(headersMasked === 0 ? outcome : { ...outcome, masked: outcome.masked + headersMasked });
     };
     const fail = (status: Status, extra: Partial<ForwardOutcome> = {}): void => {
@@ -464,25 +476,41 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       const writeHead = (): void => {
         if (!res.headersSent) res.writeHead(code, headers);
       };
+      // What this answer holds, against the budget of all streams: past it, the one holding the
+      // most is cut (res.destroy(): 'close' then aborts the upstream request and finishes).
+      const share = upstream.streams.open(() => res.destroy());
+      releaseStream = () => share.close();
+      const masking = source as Partial<Readable>;
+      const report = (inHand: number): void => share.report(res.writableLength + inHand + (masking.readableLength ?? 0));
+      const drained = (): void => {
+        report(0);
+        source.resume();
+      };
       source.on('data', (chunk: Buffer) => {
-        if (settled) return;
+        if (settled || res.destroyed) return;
         writeHead();
         bytes += chunk.length;
         lastByte = chunk[chunk.length - 1] ?? lastByte;
         if (chunk.length > WRITE_SLICE) {
           // A large piece (a Table, a big event) in slices too, so that progress shows.
           source.pause();
+          report(chunk.length);
           writeSliced([chunk], (slice) => {
-            if (res.write(slice)) source.resume();
+            if (res.destroyed) return;
+            if (res.write(slice)) drained();
             else {
+              report(0);
               watchStall('drain');
-              res.once('drain', () => source.resume());
+              res.once('drain', drained);
             }
           });
         } else if (!res.write(chunk)) {
           source.pause();
-          res.once('drain', () => source.resume());
+          res.once('drain', drained);
           watchStall('drain');
+          report(0);
+        } else {
+          report(0);
         }
       });
       source.on('end', () => {

@@ -25,6 +25,8 @@ export interface MetricsSources {
   upstreamConnections?(): number;
   /** Bytes of answers held whole for masking now, and how often one waited for room. */
   held?(): { bytes: number; waits: number };
+  /** Bytes of streamed answers waiting on their agents now, and how many streams were cut to keep within the bound. */
+  streams?(): { bytes: number; cuts: number };
   /** The memo of single objects' masking (mask-memo.ts): answers reused and masked anew, bytes held. */
   maskMemo?(): { hits: number; misses: number; bytes: number };
 }
@@ -120,6 +122,13 @@ export function createSidecarMetrics(): SidecarMetrics {
         lines.push(`agentgate_sidecar_held_bytes ${held.bytes}`);
         family('agentgate_sidecar_held_waits_total', 'counter', 'Times an answer waited for room under sidecar.masking.maxHeldBytes.');
         lines.push(`agentgate_sidecar_held_waits_total ${held.waits}`);
+      }
+      if (sources.streams !== undefined) {
+        const streams = sources.streams();
+        family('agentgate_sidecar_streamed_pending_bytes', 'gauge', 'Bytes of streamed answers (watches, followed logs) waiting on their agents, over all requests (bounded by sidecar.masking.maxStreamedBytes).');
+        lines.push(`agentgate_sidecar_streamed_pending_bytes ${streams.bytes}`);
+        family('agentgate_sidecar_streamed_cuts_total', 'counter', 'Streamed answers cut because they held the most past sidecar.masking.maxStreamedBytes.');
+        lines.push(`agentgate_sidecar_streamed_cuts_total ${streams.cuts}`);
       }
       const memo = sources.maskMemo?.();
       if (memo !== undefined) {

@@ -111,7 +111,7 @@ export async function startSidecar(config: ConfigFor<'sidecar'>, deps: SidecarDe
 
   const broker = new BrokerClient({ url: sc.brokerUrl, tokenPath: sc.brokerTokenPath, timeoutMs: deps.brokerTimeoutMs ?? 2000, ...(deps.brokerCa ? { ca: deps.brokerCa } : {}) });
   const state = new GrantState({ cacheTtlMs: sc.decisionCache.ttl, maxEntries: sc.decisionCache.maxEntries });
-  const upstream = new Upstream({ url: sc.upstream.url, ca: await readFile(sc.upstream.caFile), maxHeldBytes: sc.masking.maxHeldBytes, ...(deps.upstreamTimeoutMs !== undefined ? { headersTimeoutMs: deps.upstreamTimeoutMs } : {}) });
+  const upstream = new Upstream({ url: sc.upstream.url, ca: await readFile(sc.upstream.caFile), maxHeldBytes: sc.masking.maxHeldBytes, maxStreamedBytes: sc.masking.maxStreamedBytes, ...(deps.upstreamTimeoutMs !== undefined ? { headersTimeoutMs: deps.upstreamTimeoutMs } : {}) });
   const metrics = createSidecarMetrics();
   // A full spool closes the gate: requests are refused rather than forwarded unaudited.
   const gate: SpoolGate | undefined = deps.spool ? gateAuditSpool(deps.spool, log) : undefined;
@@ -153,6 +153,7 @@ export async function startSidecar(config: ConfigFor<'sidecar'>, deps: SidecarDe
         openResponses: () => state.openResponses(),
         upstreamConnections: () => upstream.pool.openConnections,
         held: () => ({ bytes: upstream.held.held, waits: upstream.held.waits }),
+        streams: () => ({ bytes: upstream.streams.pending, cuts: upstream.streams.cuts }),
         ...(memo !== undefined ? { maskMemo: () => memo } : {}),
       }));
       return;

@@ -92,6 +92,7 @@ export const sidecarSection = z.strictObject({
     sensitiveNames: bool('mask whole values of fields and env vars named like credentials (password, token, apiKey, ...)').default(true),
     disabledPatterns: stringList('built-in secret patterns not to run (names as in src/masking/patterns.ts, e.g. password-assignment)').default([]),
     maxBodyBytes: byteSize('largest non-watch response masked at once (parsed whole, it takes about 7 times its size in memory); larger ones get a 502', 1024 * 1024, 1024 * 1024 * 1024).prefault('16MiB'),
+    maxStreamedBytes: byteSize('bytes of streamed responses (watch events, followed logs) waiting on agents that read slower than they come, over all requests; past it the stream holding the most is cut (a watch client starts again)', 1024 * 1024, 1024 * 1024 * 1024).prefault('32MiB'),
     maxHeldBytes: byteSize('bytes of responses held whole for masking at once, over all requests; past it a response waits, its upstream connection paused, until older ones are sent (the oldest always goes on; each one\'s first 64 KiB never wait)', 256 * 1024, 1024 * 1024 * 1024).prefault('4MiB'),
     memo: bool('reuse the masked text of a single object read again unchanged (same length and SHA-256 as the answer masked before for its URL; at most 256 objects, 1 MiB); false masks every answer anew').default(true),
   })),
