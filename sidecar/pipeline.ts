@@ -112,9 +112,13 @@ export function createPipeline(deps: PipelineDeps): { handle(req: IncomingMessag
       req, res, attributes, body, credential: allowed.credential, discovery, longLived, retryOnUnauthorized, writeStallMs: deps.writeStallMs,
       onGrantEnd: (cut) => {
         const unregister = deps.state.onEnd(allowed.grant.id, cut);
+        let registered = true;
         // A streamed answer registers once its head came: its grant may have ended meanwhile.
-        if (deps.state.grant(allowed.grant.id) === undefined) setImmediate(() => cut('expired'));
-        return unregister;
+        if (deps.state.grant(allowed.grant.id) === undefined) setImmediate(() => registered && cut('expired'));
+        return () => {
+          registered = false;
+          unregister();
+        };
       },
     });
     // The grant may have ended while the body was read or the broker answered.
