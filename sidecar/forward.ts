@@ -467,6 +467,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
       let source = from;
       masked = countMasked;
       cutAtGrantEnd();
+      exchange.streaming();
       if (gzip) {
         headers['content-encoding'] = 'gzip';
         headers.vary = 'Accept-Encoding';

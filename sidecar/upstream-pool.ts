@@ -53,6 +53,12 @@ export interface Exchange {
   resume(): void;
   /** Abandons the exchange: no more callbacks; the connection is closed unless the answer had ended. */
   abort(): void;
+  /**
+   * The answer is streamed (a proxied event stream, a text that keeps coming) and may stay open:
+   * its connection counts among the long-lived ones from now on, while there is room for one, so
+   * that such streams do not take the ordinary requests' connections.
+   */
+  streaming(): void;
 }
 
 /** The code of the error an exchange ends with when the API server stays silent past its bound. */
@@ -164,6 +170,10 @@ class PooledExchange implements Exchange {
     this.finished = true;
     this.parser?.stop();
     this.#pool.abandon(this);
+  }
+
+  streaming(): void {
+    if (!this.finished) this.#pool.streaming(this);
   }
 }
 
@@ -425,6 +435,16 @@ export class UpstreamPool {
     exchange.finished = true;
     exchange.parser?.stop();
     exchange.handlers.error(error);
+  }
+
+  /** Called by an exchange whose answer is streamed: its connection moves to the long-lived count while there is room. */
+  streaming(exchange: PooledExchange): void {
+    const connection = exchange.connection;
+    if (connection === undefined || connection.exchange !== exchange || connection.longLived || this.#longLived >= this.#maxLongLived) return;
+    connection.longLived = true;
+    this.#longLived++;
+    // An ordinary connection's place is free: a request waiting for one may open it.
+    this.#drain();
   }
 
   /** Called by an exchange the caller abandoned. */

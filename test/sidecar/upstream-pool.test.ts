@@ -409,6 +409,31 @@ test('pool: watches are counted apart from maxSockets, so open watches never sta
   t.is(pool.openConnections, 3, 'two watches and one kept-alive connection');
 });
 
+test('pool: an ordinary request whose answer turns out streamed moves to the long-lived count, so it no longer holds an ordinary connection, while there is room', async (t) => {
+  const server = await rawServer((socket, request) => {
+    // An event stream: the head and one event, then silence for as long as the client stays.
+    if (request.includes('/events')) socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n6\r\ndata:\n\r\n');
+    else socket.write(answer('{"ok":true}'));
+  });
+  t.teardown(() => server.close());
+  const pool = new UpstreamPool({ host: '127.0.0.1', port: server.port, servername: undefined, ca, maxSockets: 1, maxLongLived: 1 });
+  t.teardown(() => pool.close());
+  const stream = (): Promise<ReturnType<UpstreamPool['request']>> => new Promise((resolve, reject) => {
+    const exchange = pool.request({ method: 'GET', path: '/api/v1/namespaces/a/services/web:80/proxy/events', headers: {}, timeoutMs: 0 }, {
+      head: () => resolve(exchange), data: () => undefined, end: () => undefined, error: reject,
+    });
+  });
+  const first = await stream();
+  t.is((await call(pool, { timeoutMs: 300 })).error?.code, SILENT, 'not marked: the stream holds the one ordinary connection');
+  first.streaming();
+  t.deepEqual(await call(pool, { timeoutMs: 1000 }), { status: 200, body: '{"ok":true}' }, 'marked: an ordinary request is served beside it');
+  const second = await stream();
+  second.streaming();
+  t.is((await call(pool, { timeoutMs: 300 })).error?.code, SILENT, 'past maxLongLived a stream stays an ordinary one');
+  first.abort();
+  second.abort();
+});
+
 test('pool: a GET whose answer had begun is never sent again, even on a kept-alive connection', async (t) => {
   const rows: Array<{ name: string; second: (socket: TLSSocket) => void; code: string }> = [
     { name: 'part of a head, then the connection closes', second: (socket) => socket.end('HTTP/1.1 200 OK\r\nContent-'), code: 'ECONNRESET' },
