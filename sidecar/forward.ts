@@ -414,7 +414,7 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
         try {
           masked = maskWhole(parts.sealed(), size);
         } catch {
-          parts.wipe();
+          // fail() finishes at once, and finishing wipes the pieces.
           fail(refusal('mask-failed'));
           return;
         }
@@ -505,12 +505,12 @@ export function forward(upstream: Upstream, maskResponse: MaskResponse, input: F
               res.once('drain', drained);
             }
           });
-        } else if (!res.write(chunk)) {
-          source.pause();
-          res.once('drain', drained);
-          watchStall('drain');
-          report(0);
         } else {
+          if (!res.write(chunk)) {
+            source.pause();
+            res.once('drain', drained);
+            watchStall('drain');
+          }
           report(0);
         }
       });
